@@ -1,0 +1,123 @@
+//! Command-line definitions. Parsing here is pure: nothing touches Docker or
+//! the filesystem until a command's `run` resolves these values.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+#[derive(Debug, Parser)]
+#[command(name = "rslim", version, about = "Make container images minimal, and prove they still work")]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Profile IMAGE in an instrumented container and write a minimal single-layer image
+    Build(BuildArgs),
+    /// Show why an image is fat: layers, wasted bytes, largest files, leftovers
+    Xray(XrayArgs),
+    /// Check a Dockerfile against image-size and hygiene best practices
+    Lint(LintArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct BuildArgs {
+    /// The image to slim, as the daemon knows it (name:tag or id)
+    pub image: String,
+
+    /// Tag for the slim image; repeat for more. Default: <repo>.slim:<tag>
+    #[arg(long = "tag", short = 't')]
+    pub tags: Vec<String>,
+
+    /// Pull the image first if it is not present locally
+    #[arg(long)]
+    pub pull: bool,
+
+    /// Probe every exposed TCP port with HTTP GET / (`--http-probe=false` turns it off)
+    #[arg(long, default_value_t = true, action = clap::ArgAction::Set, num_args = 0..=1, default_missing_value = "true")]
+    pub http_probe: bool,
+
+    /// When profiling ends: `probe` (after the probes), `exit` (when the app exits),
+    /// a number of seconds, `signal` (SIGUSR1 to rslim) or `enter` (a line on stdin).
+    /// Default: `probe` for images with exposed ports, `exit` for the rest
+    #[arg(long, value_name = "WHEN")]
+    pub continue_after: Option<String>,
+
+    /// Seconds to wait for the app's ports to answer before failing
+    #[arg(long, default_value_t = 30, value_name = "SECONDS")]
+    pub ready_timeout: u64,
+
+    /// Seconds to keep profiling a port that does not speak HTTP, after it listens
+    #[arg(long, default_value_t = 3, value_name = "SECONDS")]
+    pub non_http_wait: u64,
+
+    /// Seconds the app gets to exit after the stop signal before it is killed
+    #[arg(long, default_value_t = 5, value_name = "SECONDS")]
+    pub stop_grace: u64,
+
+    /// Keep a debug shell (sh and a few basic tools) from the image
+    #[arg(long)]
+    pub include_shell: bool,
+
+    /// Always keep this path (file or whole directory) from the image; repeatable
+    #[arg(long = "include-path", value_name = "PATH")]
+    pub include_paths: Vec<String>,
+
+    /// Write a JSON report to FILE
+    #[arg(long, value_name = "FILE")]
+    pub report: Option<PathBuf>,
+
+    /// Read the image from a docker or OCI archive instead of `docker save`
+    /// (the image must still be present in the daemon to run it)
+    #[arg(long, value_name = "PATH")]
+    pub archive: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct XrayArgs {
+    /// The image to read, as the daemon knows it (ignored name with --archive)
+    pub image: Option<String>,
+
+    /// Read a docker-save or OCI archive file instead of asking the daemon
+    #[arg(long, value_name = "PATH")]
+    pub archive: Option<PathBuf>,
+
+    /// Print JSON instead of tables
+    #[arg(long)]
+    pub json: bool,
+
+    /// Compare with another (slimmed) image: what was removed, by directory and package
+    #[arg(long, value_name = "IMAGE")]
+    pub compare: Option<String>,
+
+    /// How many entries to show in "largest" and "top wasted" lists
+    #[arg(long, default_value_t = 10)]
+    pub top: usize,
+}
+
+#[derive(Debug, Args)]
+pub struct LintArgs {
+    /// The Dockerfile to check
+    #[arg(default_value = "Dockerfile")]
+    pub dockerfile: PathBuf,
+
+    /// Print JSON instead of text
+    #[arg(long)]
+    pub json: bool,
+
+    /// Exit non-zero when a finding is at or above this severity
+    #[arg(long, value_enum, default_value_t = Severity::Error)]
+    pub fail_on: Severity,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, ValueEnum, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    Info,
+    Warning,
+    Error,
+    /// Never fail, only report
+    Never,
+}

@@ -1,0 +1,6 @@
+//! One file per subcommand: each resolves its arguments against the
+//! environment and drives the library modules.
+
+pub mod build;
+pub mod lint;
+pub mod xray;
