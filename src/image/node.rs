@@ -1,0 +1,71 @@
+//! The entries of an image's filesystem, as read from layer tars.
+//!
+//! Paths are absolute and normalised (`/usr/bin/env`, never `./usr/bin/env/`)
+//! and kept as `PathBuf` so non-UTF-8 names survive.
+
+use std::path::PathBuf;
+
+/// What a path is in the merged filesystem.
+///
+/// Hard links do not appear here: in the merged view a hard link is a `File`
+/// whose [`ContentRef`] equals another file's. The writer groups files by
+/// `ContentRef` to write them back as hard links.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum NodeKind {
+    File { size: u64 },
+    Dir,
+    Symlink { target: PathBuf },
+    CharDevice { major: u32, minor: u32 },
+    BlockDevice { major: u32, minor: u32 },
+    Fifo,
+}
+
+/// Ownership, permissions, time and extended attributes, as stored in the tar.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct NodeMeta {
+    /// Permission bits including setuid/setgid/sticky (`0o7777` mask), no file type bits.
+    pub mode: u32,
+    pub uid: u64,
+    pub gid: u64,
+    /// Seconds since the epoch.
+    pub mtime: u64,
+    /// Extended attributes such as `security.capability`, sorted by name.
+    pub xattrs: Vec<(String, Vec<u8>)>,
+}
+
+/// Where a regular file's bytes live: which layer, and where in that layer's
+/// stream. Two files with the same `ContentRef` are hard links of each other.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ContentRef {
+    pub layer: usize,
+    /// Byte offset of the file data inside the layer's (uncompressed) tar.
+    pub offset: u64,
+    pub size: u64,
+}
+
+/// One path of the merged filesystem.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Node {
+    pub path: PathBuf,
+    pub kind: NodeKind,
+    pub meta: NodeMeta,
+    /// Set for regular files only.
+    pub content: Option<ContentRef>,
+}
+
+impl Node {
+    pub fn is_dir(&self) -> bool {
+        matches!(self.kind, NodeKind::Dir)
+    }
+
+    pub fn is_file(&self) -> bool {
+        matches!(self.kind, NodeKind::File { .. })
+    }
+
+    pub fn size(&self) -> u64 {
+        match self.kind {
+            NodeKind::File { size } => size,
+            _ => 0,
+        }
+    }
+}
