@@ -69,3 +69,9 @@ impl Node {
         }
     }
 }
+
+/// Opens the bytes of a regular file. Implemented by the image reader over
+/// the spooled image archive; the writer only needs this.
+pub trait ContentSource {
+    fn open(&self, content: &ContentRef) -> std::io::Result<Box<dyn std::io::Read + '_>>;
+}
