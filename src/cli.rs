@@ -6,7 +6,11 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 #[derive(Debug, Parser)]
-#[command(name = "rslim", version, about = "Make container images minimal, and prove they still work")]
+#[command(
+    name = "rslim",
+    version,
+    about = "Make container images minimal, and prove they still work"
+)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
