@@ -1,1 +1,330 @@
-//! TODO
+//! The Docker Engine API, behind one small type with just the calls rslim
+//! makes. Every daemon error is turned into a [`Failure`] with the exit code
+//! the user should see; nothing else in rslim touches bollard.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use bollard::models::{ContainerCreateBody, ContainerInspectResponse, HostConfig, ImageInspect, PortBinding};
+use bollard::query_parameters::{
+    CreateContainerOptionsBuilder, CreateImageOptionsBuilder, DownloadFromContainerOptionsBuilder,
+    ImportImageOptionsBuilder, KillContainerOptionsBuilder, LogsOptionsBuilder, RemoveContainerOptionsBuilder,
+    TagImageOptionsBuilder, UploadToContainerOptionsBuilder, WaitContainerOptionsBuilder,
+};
+use bytes::Bytes;
+use futures_util::{StreamExt, TryStreamExt};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+use crate::error::{ExitKind, FailWith, Failure, Result};
+
+/// Label put on every container rslim creates, so leftovers are findable.
+pub const OWNER_LABEL: &str = "io.rslim.owner";
+
+#[derive(Clone)]
+pub struct Docker {
+    api: bollard::Docker,
+}
+
+/// What rslim asks of a profiling (or verification) container.
+#[derive(Debug, Clone, Default)]
+pub struct ContainerSpec {
+    pub name: String,
+    pub image: String,
+    pub entrypoint: Option<Vec<String>>,
+    pub cmd: Option<Vec<String>>,
+    pub user: Option<String>,
+    pub working_dir: Option<String>,
+    /// Container TCP ports to publish on 127.0.0.1 at random host ports.
+    pub publish_tcp: Vec<u16>,
+    pub cap_add: Vec<String>,
+}
+
+impl Docker {
+    /// Connects as the docker CLI would (DOCKER_HOST, else the local socket)
+    /// and checks that the daemon answers.
+    pub async fn connect() -> Result<Docker> {
+        let api = bollard::Docker::connect_with_defaults()
+            .fail_with(ExitKind::DaemonUnreachable)?
+            .with_timeout(Duration::from_secs(600));
+        let unreachable = |e: bollard::errors::Error| {
+            let host = std::env::var("DOCKER_HOST").unwrap_or_else(|_| "unix:///var/run/docker.sock".into());
+            Failure::msg(
+                ExitKind::DaemonUnreachable,
+                format!("cannot reach the Docker daemon at {host}: {e} (is dockerd running?)"),
+            )
+        };
+        match tokio::time::timeout(Duration::from_secs(10), api.ping()).await {
+            Ok(Ok(_)) => Ok(Docker { api }),
+            Ok(Err(e)) => Err(unreachable(e)),
+            Err(_) => Err(Failure::msg(ExitKind::DaemonUnreachable, "the Docker daemon did not answer within 10 s")),
+        }
+    }
+
+    pub async fn inspect_image(&self, image: &str) -> Result<ImageInspect> {
+        self.api.inspect_image(image).await.map_err(|e| match status(&e) {
+            Some(404) => Failure::msg(
+                ExitKind::ImageNotFound,
+                format!("image {image} is not present locally (build or pull it first, or pass --pull)"),
+            ),
+            _ => api_failure(format!("cannot inspect image {image}"), e),
+        })
+    }
+
+    pub async fn pull_image(&self, image: &str) -> Result<()> {
+        let (name, tag) = split_reference(image);
+        let options = CreateImageOptionsBuilder::default().from_image(name).tag(tag).build();
+        let mut progress = self.api.create_image(Some(options), None, None);
+        while let Some(step) = progress.next().await {
+            step.map_err(|e| {
+                Failure::msg(ExitKind::ImageNotFound, format!("cannot pull {image}: {}", short_error(&e)))
+            })?;
+        }
+        Ok(())
+    }
+
+    /// Streams `docker save IMAGE` into `out` (a temp file), never holding
+    /// the image in memory.
+    pub async fn save_image(&self, image: &str, out: &mut tokio::fs::File) -> Result<u64> {
+        let mut stream = self.api.export_image(image);
+        let mut written = 0u64;
+        while let Some(chunk) = stream.next().await {
+            let chunk = chunk.map_err(|e| api_failure(format!("cannot export image {image}"), e))?;
+            out.write_all(&chunk).await.fail_with(ExitKind::Internal)?;
+            written += chunk.len() as u64;
+        }
+        out.flush().await.fail_with(ExitKind::Internal)?;
+        Ok(written)
+    }
+
+    /// `docker load` from an archive file, streamed.
+    pub async fn load_image(&self, archive: std::fs::File) -> Result<()> {
+        let file = tokio::fs::File::from_std(archive);
+        let chunks = futures_util::stream::try_unfold(file, |mut file| async move {
+            let mut buf = vec![0u8; 256 << 10];
+            let n = file.read(&mut buf).await?;
+            buf.truncate(n);
+            Ok::<_, std::io::Error>((n > 0).then_some((Bytes::from(buf), file)))
+        });
+        let options = ImportImageOptionsBuilder::default().quiet(true).build();
+        let mut progress = self.api.import_image(options, bollard::body_try_stream(chunks), None);
+        while let Some(step) = progress.next().await {
+            step.map_err(|e| api_failure("the daemon refused the slim image".into(), e))?;
+        }
+        Ok(())
+    }
+
+    pub async fn tag_image(&self, image: &str, reference: &str) -> Result<()> {
+        let (repo, tag) = split_reference(reference);
+        let options = TagImageOptionsBuilder::default().repo(repo).tag(tag).build();
+        self.api
+            .tag_image(image, Some(options))
+            .await
+            .map_err(|e| api_failure(format!("cannot tag {image} as {reference}"), e))
+    }
+
+    pub async fn create_container(&self, spec: &ContainerSpec) -> Result<String> {
+        let mut bindings = HashMap::new();
+        let mut exposed = Vec::new();
+        for port in &spec.publish_tcp {
+            let key = format!("{port}/tcp");
+            exposed.push(key.clone());
+            let loopback = PortBinding {
+                host_ip: Some("127.0.0.1".into()),
+                host_port: Some(String::new()),
+            };
+            bindings.insert(key, Some(vec![loopback]));
+        }
+        let body = ContainerCreateBody {
+            image: Some(spec.image.clone()),
+            entrypoint: spec.entrypoint.clone(),
+            cmd: spec.cmd.clone(),
+            user: spec.user.clone(),
+            working_dir: spec.working_dir.clone(),
+            exposed_ports: Some(exposed),
+            labels: Some(HashMap::from([(OWNER_LABEL.to_string(), std::process::id().to_string())])),
+            host_config: Some(HostConfig {
+                port_bindings: Some(bindings),
+                cap_add: Some(spec.cap_add.clone()),
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        let options = CreateContainerOptionsBuilder::default().name(&spec.name).build();
+        let created = self
+            .api
+            .create_container(Some(options), body)
+            .await
+            .map_err(|e| api_failure(format!("cannot create a container from {}", spec.image), e))?;
+        Ok(created.id)
+    }
+
+    /// Extracts a tar archive into the container's filesystem at `/`.
+    pub async fn upload_tar(&self, container: &str, tar: Vec<u8>) -> Result<()> {
+        let options = UploadToContainerOptionsBuilder::default().path("/").build();
+        self.api
+            .upload_to_container(container, Some(options), bollard::body_full(tar.into()))
+            .await
+            .map_err(|e| api_failure("cannot copy the sensor into the container".into(), e))
+    }
+
+    pub async fn start_container(&self, container: &str) -> Result<()> {
+        self.api
+            .start_container(container, None)
+            .await
+            .map_err(|e| api_failure("cannot start the profiling container".into(), e))
+    }
+
+    pub async fn inspect_container(&self, container: &str) -> Result<ContainerInspectResponse> {
+        self.api
+            .inspect_container(container, None)
+            .await
+            .map_err(|e| api_failure("cannot inspect the profiling container".into(), e))
+    }
+
+    /// Host port published for `container_port/tcp`, once the container runs.
+    pub async fn published_port(&self, container: &str, container_port: u16) -> Result<Option<u16>> {
+        let inspect = self.inspect_container(container).await?;
+        let key = format!("{container_port}/tcp");
+        Ok(inspect
+            .network_settings
+            .and_then(|n| n.ports)
+            .and_then(|mut ports| ports.remove(&key))
+            .flatten()
+            .into_iter()
+            .flatten()
+            .find_map(|b| b.host_port?.parse().ok()))
+    }
+
+    pub async fn kill_container(&self, container: &str, signal: &str) -> Result<()> {
+        let options = KillContainerOptionsBuilder::default().signal(signal).build();
+        match self.api.kill_container(container, Some(options)).await {
+            // 409: it is not running any more, which is what we wanted.
+            Err(e) if status(&e) == Some(409) => Ok(()),
+            other => other.map_err(|e| api_failure("cannot signal the profiling container".into(), e)),
+        }
+    }
+
+    /// Waits until the container stops; returns its exit code.
+    pub async fn wait_container(&self, container: &str) -> Result<i64> {
+        let options = WaitContainerOptionsBuilder::default().condition("not-running").build();
+        let mut waits = self.api.wait_container(container, Some(options));
+        match waits.next().await {
+            Some(Ok(done)) => Ok(done.status_code),
+            // bollard reports a non-zero exit as an error carrying the code.
+            Some(Err(bollard::errors::Error::DockerContainerWaitError { code, .. })) => Ok(code),
+            Some(Err(e)) => Err(api_failure("cannot wait for the profiling container".into(), e)),
+            None => Err(Failure::msg(ExitKind::Internal, "the daemon ended the wait without a status")),
+        }
+    }
+
+    /// The last `lines` lines of the container's stdout and stderr.
+    pub async fn logs_tail(&self, container: &str, lines: usize) -> Result<String> {
+        let options = LogsOptionsBuilder::default()
+            .stdout(true)
+            .stderr(true)
+            .tail(&lines.to_string())
+            .build();
+        let chunks: Vec<_> = self
+            .api
+            .logs(container, Some(options))
+            .try_collect()
+            .await
+            .map_err(|e| api_failure("cannot read the container's logs".into(), e))?;
+        Ok(chunks.iter().map(|c| String::from_utf8_lossy(&c.clone().into_bytes()).into_owned()).collect())
+    }
+
+    /// The tar archive of `path` inside the (possibly stopped) container.
+    pub async fn download(&self, container: &str, path: &str) -> Result<Vec<u8>> {
+        let options = DownloadFromContainerOptionsBuilder::default().path(path).build();
+        let chunks: Vec<Bytes> = self
+            .api
+            .download_from_container(container, Some(options))
+            .try_collect()
+            .await
+            .map_err(|e| api_failure(format!("cannot copy {path} out of the container"), e))?;
+        Ok(chunks.concat())
+    }
+
+    /// Runs `cmd` in the running container; returns (exit code, stdout+stderr).
+    pub async fn exec(&self, container: &str, cmd: &[&str]) -> Result<(i64, String)> {
+        let options = bollard::exec::CreateExecOptions {
+            cmd: Some(cmd.to_vec()),
+            attach_stdout: Some(true),
+            attach_stderr: Some(true),
+            user: Some("0"),
+            ..Default::default()
+        };
+        let failed = |e| api_failure(format!("cannot run {:?} in the container", cmd), e);
+        let exec = self.api.create_exec(container, options).await.map_err(failed)?;
+        let mut output = String::new();
+        if let bollard::exec::StartExecResults::Attached { output: mut stream, .. } =
+            self.api.start_exec(&exec.id, None).await.map_err(failed)?
+        {
+            while let Some(chunk) = stream.next().await {
+                output.push_str(&String::from_utf8_lossy(&chunk.map_err(failed)?.into_bytes()));
+            }
+        }
+        let code = self.api.inspect_exec(&exec.id).await.map_err(failed)?.exit_code.unwrap_or(-1);
+        Ok((code, output))
+    }
+
+    /// Removes the container and its anonymous volumes; a container that is
+    /// already gone is not an error.
+    pub async fn remove_container(&self, container: &str) -> Result<()> {
+        let options = RemoveContainerOptionsBuilder::default().force(true).v(true).build();
+        match self.api.remove_container(container, Some(options)).await {
+            Err(e) if status(&e) == Some(404) => Ok(()),
+            other => other.map_err(|e| api_failure(format!("cannot remove container {container}"), e)),
+        }
+    }
+}
+
+fn status(error: &bollard::errors::Error) -> Option<u16> {
+    match error {
+        bollard::errors::Error::DockerResponseServerError { status_code, .. } => Some(*status_code),
+        _ => None,
+    }
+}
+
+fn short_error(error: &bollard::errors::Error) -> String {
+    match error {
+        bollard::errors::Error::DockerResponseServerError { message, .. } => message.trim().to_string(),
+        other => other.to_string(),
+    }
+}
+
+fn api_failure(what: String, error: bollard::errors::Error) -> Failure {
+    let kind = match error {
+        bollard::errors::Error::DockerResponseServerError { .. } => ExitKind::Internal,
+        // Transport errors: the daemon went away under us.
+        bollard::errors::Error::HyperResponseError { .. }
+        | bollard::errors::Error::IOError { .. }
+        | bollard::errors::Error::RequestTimeoutError => ExitKind::DaemonUnreachable,
+        _ => ExitKind::Internal,
+    };
+    Failure::msg(kind, format!("{what}: {}", short_error(&error)))
+}
+
+/// `repo:tag` → (`repo`, `tag`), minding registry ports (`host:5000/app`) and digests.
+pub fn split_reference(reference: &str) -> (&str, &str) {
+    if reference.contains('@') {
+        return (reference, "");
+    }
+    match reference.rsplit_once(':') {
+        Some((repo, tag)) if !tag.contains('/') => (repo, tag),
+        _ => (reference, "latest"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::split_reference;
+
+    #[test]
+    fn splits_image_references() {
+        assert_eq!(split_reference("nginx"), ("nginx", "latest"));
+        assert_eq!(split_reference("nginx:1.25"), ("nginx", "1.25"));
+        assert_eq!(split_reference("localhost:5000/app"), ("localhost:5000/app", "latest"));
+        assert_eq!(split_reference("localhost:5000/app:v2"), ("localhost:5000/app", "v2"));
+    }
+}

@@ -1,0 +1,156 @@
+//! One profiling container: created from the original image with the sensor
+//! as its entrypoint, CAP_SYS_ADMIN added (not `--privileged`), the image's
+//! TCP ports published on 127.0.0.1 only.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use rslim_sensor::{Findings, SensorConfig, CONFIG_PATH, FINDINGS_PATH, SENSOR_DIR, SENSOR_PATH};
+
+use super::embedded::sensor_binary;
+use crate::docker::{ContainerSpec, Docker};
+use crate::error::{ExitKind, FailWith, Failure, Result};
+use crate::image::ImageConfig;
+
+/// Names of the containers rslim creates, so cleanup can find them even when
+/// interrupted before the daemon returned an id.
+pub fn container_name(purpose: &str) -> String {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or(0);
+    format!("rslim-{purpose}-{}-{nanos:08x}", std::process::id())
+}
+
+#[derive(Debug, Clone)]
+pub struct ProfilingOptions {
+    pub stop_grace: Duration,
+}
+
+pub struct ProfilingContainer {
+    pub id: String,
+    pub name: String,
+    /// (container port, host port on 127.0.0.1)
+    pub ports: Vec<(u16, u16)>,
+}
+
+impl ProfilingContainer {
+    /// Creates the container; the caller registers `name` for cleanup
+    /// *before* calling this, so an interrupt mid-create leaves nothing.
+    pub async fn create(
+        docker: &Docker,
+        image: &str,
+        name: &str,
+        config: &ImageConfig,
+        options: &ProfilingOptions,
+    ) -> Result<ProfilingContainer> {
+        let run = &config.run;
+        let spec = ContainerSpec {
+            name: name.to_string(),
+            image: image.to_string(),
+            entrypoint: Some(vec![SENSOR_PATH.to_string()]),
+            cmd: None,
+            // The sensor needs root for fanotify; it drops to the image's USER for the app.
+            user: Some("0".into()),
+            working_dir: None,
+            publish_tcp: run.tcp_ports(),
+            cap_add: vec!["SYS_ADMIN".into()],
+        };
+        let id = docker.create_container(&spec).await?;
+        let sensor_config = SensorConfig {
+            argv: run.argv(),
+            user: run.user.clone().filter(|u| !u.is_empty()),
+            workdir: run.working_dir.clone().filter(|w| !w.is_empty()),
+            mount_marks: run.volume_paths(),
+            stop_grace_secs: options.stop_grace.as_secs(),
+        };
+        docker.upload_tar(&id, sensor_tar(&sensor_config)?).await?;
+        Ok(ProfilingContainer {
+            id,
+            name: name.to_string(),
+            ports: Vec::new(),
+        })
+    }
+
+    pub async fn start(&mut self, docker: &Docker, container_ports: &[u16]) -> Result<()> {
+        docker.start_container(&self.id).await?;
+        for &port in container_ports {
+            if let Some(host) = docker.published_port(&self.id, port).await? {
+                self.ports.push((port, host));
+            }
+        }
+        Ok(())
+    }
+
+    /// TCP ports the app listens on inside the container, from the sensor's
+    /// view of /proc/net. docker-proxy accepts on published ports even when
+    /// nothing listens behind them, so a connect from the host proves nothing.
+    pub async fn listening_ports(&self, docker: &Docker) -> Result<Option<Vec<u16>>> {
+        let (code, output) = match docker.exec(&self.id, &[SENSOR_PATH, "--listening"]).await {
+            Ok(answer) => answer,
+            // The container stopped: the app is gone.
+            Err(_) => return Ok(None),
+        };
+        if code != 0 {
+            return Ok(None);
+        }
+        Ok(Some(output.lines().filter_map(|l| l.trim().parse().ok()).collect()))
+    }
+
+    pub async fn is_running(&self, docker: &Docker) -> Result<bool> {
+        let inspect = docker.inspect_container(&self.id).await?;
+        Ok(inspect.state.and_then(|s| s.running).unwrap_or(false))
+    }
+
+    /// Sends the image's stop signal; the sensor forwards it, gives the app
+    /// its grace time, writes its findings and exits.
+    pub async fn stop(&self, docker: &Docker, signal: &str, options: &ProfilingOptions) -> Result<i64> {
+        docker.kill_container(&self.id, signal).await?;
+        let budget = options.stop_grace + Duration::from_secs(10);
+        match tokio::time::timeout(budget, docker.wait_container(&self.id)).await {
+            Ok(code) => code,
+            Err(_) => Err(Failure::msg(
+                ExitKind::SensorFailed,
+                format!("the sensor did not exit {}s after the stop signal", budget.as_secs()),
+            )),
+        }
+    }
+
+    pub async fn findings(&self, docker: &Docker) -> Result<Findings> {
+        let tar = docker.download(&self.id, FINDINGS_PATH).await.map_err(|e| {
+            Failure::msg(
+                ExitKind::SensorFailed,
+                format!("the sensor left no findings ({e}); was it killed?"),
+            )
+        })?;
+        let mut archive = tar::Archive::new(tar.as_slice());
+        for entry in archive.entries().fail_with(ExitKind::SensorFailed)? {
+            let mut entry = entry.fail_with(ExitKind::SensorFailed)?;
+            if entry.header().entry_type().is_file() {
+                return serde_json::from_reader(&mut entry)
+                    .map_err(|e| Failure::msg(ExitKind::SensorFailed, format!("the sensor's findings are unreadable: {e}")));
+            }
+        }
+        Err(Failure::msg(ExitKind::SensorFailed, "the sensor's findings archive is empty"))
+    }
+}
+
+/// `/.rslim/sensor` and `/.rslim/config.json` as a tar to extract at `/`.
+fn sensor_tar(config: &SensorConfig) -> Result<Vec<u8>> {
+    let config_json = serde_json::to_vec(config).fail_with(ExitKind::Internal)?;
+    let mut builder = tar::Builder::new(Vec::new());
+    let mut add = |path: &str, mode: u32, kind: tar::EntryType, data: &[u8]| -> std::io::Result<()> {
+        let mut header = tar::Header::new_gnu();
+        header.set_entry_type(kind);
+        header.set_mode(mode);
+        header.set_uid(0);
+        header.set_gid(0);
+        header.set_size(data.len() as u64);
+        let relative = PathBuf::from(path.trim_start_matches('/'));
+        builder.append_data(&mut header, relative, data)
+    };
+    add(SENSOR_DIR, 0o755, tar::EntryType::Directory, &[]).fail_with(ExitKind::Internal)?;
+    add(SENSOR_PATH, 0o755, tar::EntryType::Regular, sensor_binary()).fail_with(ExitKind::Internal)?;
+    add(CONFIG_PATH, 0o644, tar::EntryType::Regular, &config_json).fail_with(ExitKind::Internal)?;
+    builder.into_inner().fail_with(ExitKind::Internal)
+}

@@ -1,0 +1,4 @@
+// placeholder until the sensor branch lands
+pub fn sensor_binary() -> &'static [u8] {
+    &[]
+}
