@@ -1,4 +1,9 @@
 //! Turns what the sensor saw into the set of files to keep, resolved over the
 //! original image's filesystem.
 
+pub mod closure;
+pub mod elf;
+pub mod ldcache;
+pub mod pathwalk;
+pub mod script;
 pub mod tree;

@@ -17,3 +17,144 @@ pub trait FsTree {
     /// The entries directly inside directory `dir`, as absolute paths, sorted.
     fn list(&self, dir: &Path) -> Vec<PathBuf>;
 }
+
+/// An [`FsTree`] over a directory on the host, for tests and benchmarks:
+/// tree path `/x` is `root/x`. Like an image's tree it never follows
+/// symlinks, not even in the middle of a path: a path whose parent is a
+/// symlink does not exist, so resolution must walk links itself.
+pub struct HostTree {
+    root: PathBuf,
+}
+
+impl HostTree {
+    pub fn new(root: impl Into<PathBuf>) -> Self {
+        HostTree { root: root.into() }
+    }
+
+    /// The host path for tree path `path`, or `None` when a directory on the
+    /// way is a symlink or missing (the host would follow it, an image would not).
+    fn host_path(&self, path: &Path) -> Option<PathBuf> {
+        let relative = path.strip_prefix("/").unwrap_or(path);
+        let mut host = self.root.clone();
+        let mut components = relative.components().peekable();
+        while let Some(component) = components.next() {
+            host.push(component);
+            if components.peek().is_some() && !std::fs::symlink_metadata(&host).ok()?.is_dir() {
+                return None;
+            }
+        }
+        Some(host)
+    }
+}
+
+impl FsTree for HostTree {
+    fn kind(&self, path: &Path) -> Option<NodeKind> {
+        use std::os::unix::fs::{FileTypeExt, MetadataExt};
+        let host = self.host_path(path)?;
+        let meta = std::fs::symlink_metadata(&host).ok()?;
+        let file_type = meta.file_type();
+        let device = || {
+            let rdev = meta.rdev();
+            (
+                nix::sys::stat::major(rdev) as u32,
+                nix::sys::stat::minor(rdev) as u32,
+            )
+        };
+        Some(if file_type.is_symlink() {
+            NodeKind::Symlink {
+                target: std::fs::read_link(&host).ok()?,
+            }
+        } else if file_type.is_dir() {
+            NodeKind::Dir
+        } else if file_type.is_file() {
+            NodeKind::File { size: meta.len() }
+        } else if file_type.is_char_device() {
+            let (major, minor) = device();
+            NodeKind::CharDevice { major, minor }
+        } else if file_type.is_block_device() {
+            let (major, minor) = device();
+            NodeKind::BlockDevice { major, minor }
+        } else {
+            // Sockets have no NodeKind; a fifo is the closest "not a file" kind.
+            NodeKind::Fifo
+        })
+    }
+
+    fn read(&self, path: &Path, limit: u64) -> io::Result<Vec<u8>> {
+        use std::io::Read;
+        let not_found = || {
+            io::Error::new(
+                io::ErrorKind::NotFound,
+                format!("{} is not in the tree", path.display()),
+            )
+        };
+        let host = self.host_path(path).ok_or_else(not_found)?;
+        if !std::fs::symlink_metadata(&host)?.is_file() {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!("{} is not a regular file", path.display()),
+            ));
+        }
+        let mut bytes = Vec::new();
+        std::fs::File::open(&host)?
+            .take(limit)
+            .read_to_end(&mut bytes)?;
+        Ok(bytes)
+    }
+
+    fn list(&self, dir: &Path) -> Vec<PathBuf> {
+        let Some(host) = self.host_path(dir) else {
+            return Vec::new();
+        };
+        if !std::fs::symlink_metadata(&host).is_ok_and(|meta| meta.is_dir()) {
+            return Vec::new();
+        }
+        let Ok(entries) = std::fs::read_dir(&host) else {
+            return Vec::new();
+        };
+        let mut paths: Vec<PathBuf> = entries
+            .filter_map(|entry| entry.ok())
+            .map(|entry| dir.join(entry.file_name()))
+            .collect();
+        paths.sort();
+        paths
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn host_tree_does_not_follow_symlinks_anywhere_in_a_path() {
+        let root = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(root.path().join("usr/lib")).unwrap();
+        std::fs::write(root.path().join("usr/lib/libx.so"), b"abcdef").unwrap();
+        std::os::unix::fs::symlink("usr/lib", root.path().join("lib")).unwrap();
+        let tree = HostTree::new(root.path());
+
+        assert_eq!(
+            tree.kind(Path::new("/lib")),
+            Some(NodeKind::Symlink {
+                target: "usr/lib".into()
+            })
+        );
+        assert_eq!(tree.kind(Path::new("/usr/lib")), Some(NodeKind::Dir));
+        assert_eq!(
+            tree.kind(Path::new("/usr/lib/libx.so")),
+            Some(NodeKind::File { size: 6 })
+        );
+        assert_eq!(
+            tree.kind(Path::new("/lib/libx.so")),
+            None,
+            "parent /lib is a symlink"
+        );
+        assert!(tree.read(Path::new("/lib/libx.so"), 10).is_err());
+        assert_eq!(tree.read(Path::new("/usr/lib/libx.so"), 3).unwrap(), b"abc");
+        assert_eq!(
+            tree.list(Path::new("/")),
+            vec![PathBuf::from("/lib"), PathBuf::from("/usr")]
+        );
+        assert!(tree.list(Path::new("/lib")).is_empty());
+    }
+}
