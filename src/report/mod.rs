@@ -1,1 +1,174 @@
-//! TODO
+//! What a build did, for people (progress and a summary on stderr) and for
+//! pipelines (`--report FILE`, JSON). Field names are part of the interface:
+//! docs/report.md lists them.
+
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use serde::Serialize;
+
+use crate::probe::PortProbe;
+use crate::resolve::fileset::Reason;
+
+#[derive(Debug, Clone, Serialize)]
+pub struct StageTime {
+    pub stage: &'static str,
+    pub ms: u128,
+}
+
+/// Times the stages of a run and prints progress as each one starts.
+#[derive(Debug)]
+pub struct Stages {
+    started: Instant,
+    current: Option<(&'static str, Instant)>,
+    pub done: Vec<StageTime>,
+    quiet: bool,
+}
+
+impl Stages {
+    pub fn new(quiet: bool) -> Self {
+        Stages {
+            started: Instant::now(),
+            current: None,
+            done: Vec::new(),
+            quiet,
+        }
+    }
+
+    pub fn begin(&mut self, stage: &'static str, what: impl std::fmt::Display) {
+        self.end();
+        if !self.quiet {
+            eprintln!("rslim: [{stage}] {what}");
+        }
+        self.current = Some((stage, Instant::now()));
+    }
+
+    pub fn end(&mut self) {
+        if let Some((stage, since)) = self.current.take() {
+            self.done.push(StageTime {
+                stage,
+                ms: since.elapsed().as_millis(),
+            });
+        }
+    }
+
+    pub fn total(&self) -> Duration {
+        self.started.elapsed()
+    }
+
+    pub fn ms(&self, stage: &str) -> u128 {
+        self.done.iter().filter(|s| s.stage == stage).map(|s| s.ms).sum()
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct KeptPath {
+    pub path: PathBuf,
+    pub reason: Reason,
+    pub kind: &'static str,
+    pub size: u64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct SensorSummary {
+    pub mark: String,
+    pub events: u64,
+    pub overflows: u64,
+    pub files_seen: usize,
+    pub dirs_seen: usize,
+    pub executed: usize,
+    pub app_exit: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct BuildReport {
+    pub source_image: String,
+    pub source_id: String,
+    pub slim_id: String,
+    pub slim_tags: Vec<String>,
+    pub layer_digest: String,
+    pub original_bytes: u64,
+    pub slim_bytes: u64,
+    /// original_bytes / slim_bytes
+    pub reduction: f64,
+    pub files_kept: usize,
+    pub paths_kept: usize,
+    pub stages: Vec<StageTime>,
+    pub total_ms: u128,
+    /// Wall time minus the time spent waiting for the app and probing it.
+    pub overhead_ms: u128,
+    pub probes: Vec<PortProbe>,
+    pub sensor: SensorSummary,
+    pub notes: Vec<String>,
+    pub missing_libraries: Vec<String>,
+    pub kept: Vec<KeptPath>,
+}
+
+impl BuildReport {
+    /// The closing lines on stderr.
+    pub fn summary(&self) -> String {
+        let stages: Vec<String> = self
+            .stages
+            .iter()
+            .map(|s| format!("{} {:.2}s", s.stage, s.ms as f64 / 1000.0))
+            .collect();
+        let mut text = format!(
+            "rslim: {} {} → {} ({:.1}x smaller), {} files kept ({} paths)\n",
+            self.source_image,
+            human_bytes(self.original_bytes),
+            human_bytes(self.slim_bytes),
+            self.reduction,
+            self.files_kept,
+            self.paths_kept
+        );
+        text += &format!("rslim: wrote {} ({})\n", self.slim_tags.join(", "), short_id(&self.slim_id));
+        text += &format!(
+            "rslim: time {:.2}s (rslim's own {:.2}s): {}\n",
+            self.total_ms as f64 / 1000.0,
+            self.overhead_ms as f64 / 1000.0,
+            stages.join(", ")
+        );
+        for note in &self.notes {
+            text += &format!("rslim: note: {note}\n");
+        }
+        text
+    }
+}
+
+pub fn short_id(id: &str) -> &str {
+    let hex = id.strip_prefix("sha256:").unwrap_or(id);
+    &hex[..hex.len().min(12)]
+}
+
+pub fn human_bytes(bytes: u64) -> String {
+    const UNITS: [&str; 5] = ["B", "kB", "MB", "GB", "TB"];
+    let mut value = bytes as f64;
+    let mut unit = 0;
+    while value >= 1000.0 && unit < UNITS.len() - 1 {
+        value /= 1000.0;
+        unit += 1;
+    }
+    if unit == 0 {
+        format!("{bytes} B")
+    } else {
+        format!("{value:.1} {}", UNITS[unit])
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn formats_sizes_like_docker() {
+        assert_eq!(human_bytes(999), "999 B");
+        assert_eq!(human_bytes(1_500), "1.5 kB");
+        assert_eq!(human_bytes(270_400_000), "270.4 MB");
+    }
+
+    #[test]
+    fn shortens_ids() {
+        assert_eq!(short_id("sha256:0123456789abcdef"), "0123456789ab");
+        assert_eq!(short_id("abc"), "abc");
+    }
+}

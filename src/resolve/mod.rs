@@ -3,6 +3,7 @@
 
 pub mod closure;
 pub mod elf;
+pub mod fileset;
 pub mod ldcache;
 pub mod pathwalk;
 pub mod script;

@@ -1,0 +1,239 @@
+//! The kept file set: what the sensor saw, closed over what those files need
+//! (ELF libraries, `#!` interpreters, symlinks, parent directories), plus the
+//! few paths every image keeps. Pure over an [`FsTree`]: no Docker, no I/O
+//! beyond reading the tree.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::ffi::OsStr;
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+
+use super::closure::{LibraryResolver, Missing};
+use super::pathwalk::{normalize, resolve, Resolved};
+use super::script::{script_interpreters, which, DEFAULT_PATH};
+use super::tree::FsTree;
+use crate::image::config::RunConfig;
+use crate::image::node::NodeKind;
+
+/// Why a path is in the slim image. The first reason found is the one reported.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Reason {
+    /// The entrypoint program (argv[0]) itself.
+    Entrypoint,
+    /// Opened by the app while profiling.
+    Accessed,
+    /// Executed by the app while profiling.
+    Executed,
+    /// A directory the app opened (listed).
+    Listed,
+    /// A shared library or ELF interpreter a kept program needs.
+    ElfDependency,
+    /// The `#!` interpreter of a kept script.
+    Interpreter,
+    /// A symlink on the way to a kept path.
+    Symlink,
+    /// A directory above a kept path.
+    Parent,
+    /// Kept in every image: /etc/passwd, /etc/group, /tmp, the workdir, volumes.
+    Always,
+    /// Asked for with --include-path.
+    Include,
+    /// Part of the debug shell (--include-shell).
+    Shell,
+}
+
+/// What the sensor recorded, as paths inside the container.
+#[derive(Debug, Clone, Default)]
+pub struct Observed {
+    pub files: Vec<PathBuf>,
+    pub dirs: Vec<PathBuf>,
+    pub executed: Vec<PathBuf>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct KeepOptions {
+    pub include_shell: bool,
+    pub include_paths: Vec<PathBuf>,
+}
+
+/// Paths every slim image gets when the original has them.
+pub const ALWAYS_KEPT: &[&str] = &["/etc/passwd", "/etc/group", "/tmp"];
+
+/// The tools `--include-shell` keeps beside `sh`, when the image has them.
+pub const SHELL_TOOLS: &[&str] = &[
+    "sh", "bash", "ls", "cat", "env", "id", "ps", "grep", "mkdir", "rm", "cp", "mv", "head", "tail", "chmod",
+    "chown", "find", "du", "df", "less", "vi",
+];
+
+#[derive(Debug, Clone, Default)]
+pub struct KeepSet {
+    /// Every kept path (existing in the tree) with its reason, sorted.
+    pub paths: BTreeMap<PathBuf, Reason>,
+    /// Libraries a kept program needs that the image does not have.
+    pub missing_libraries: Vec<Missing>,
+    /// Things the user should know (no shell in the image, missing interpreters).
+    pub notes: Vec<String>,
+}
+
+impl KeepSet {
+    fn add(&mut self, path: &Path, reason: Reason) -> bool {
+        if path == Path::new("/") || self.paths.contains_key(path) {
+            return false;
+        }
+        self.paths.insert(path.to_path_buf(), reason);
+        true
+    }
+
+    fn add_resolved(&mut self, found: &Resolved, reason: Reason) -> bool {
+        for link in &found.symlinks {
+            self.add(link, Reason::Symlink);
+        }
+        self.add(&found.path, reason)
+    }
+}
+
+pub fn keep_set(tree: &dyn FsTree, observed: &Observed, run: &RunConfig, options: &KeepOptions) -> KeepSet {
+    let mut keep = KeepSet::default();
+    let path_var = run.env_var("PATH").unwrap_or(DEFAULT_PATH);
+    // Files whose own needs (libraries, interpreters) are still to be looked at.
+    let mut pending: Vec<PathBuf> = Vec::new();
+    let add = |keep: &mut KeepSet, found: Option<Resolved>, reason: Reason, pending: &mut Vec<PathBuf>| {
+        if let Some(found) = found {
+            if keep.add_resolved(&found, reason) && is_file(tree, &found.path) {
+                pending.push(found.path);
+            }
+        }
+    };
+
+    if let Some(program) = run.argv().first() {
+        add(&mut keep, which(tree, OsStr::new(program), path_var), Reason::Entrypoint, &mut pending);
+    }
+    for (paths, reason) in [(&observed.executed, Reason::Executed), (&observed.files, Reason::Accessed)] {
+        for path in paths {
+            add(&mut keep, resolve(tree, &normalize(path)), reason, &mut pending);
+        }
+    }
+    for dir in &observed.dirs {
+        add(&mut keep, resolve(tree, &normalize(dir)), Reason::Listed, &mut pending);
+    }
+    let workdir = run.working_dir.iter().filter(|w| !w.is_empty()).cloned();
+    for path in ALWAYS_KEPT.iter().map(|p| p.to_string()).chain(workdir).chain(run.volume_paths()) {
+        add(&mut keep, resolve(tree, &normalize(Path::new(&path))), Reason::Always, &mut pending);
+    }
+    for include in &options.include_paths {
+        let Some(found) = resolve(tree, &normalize(include)) else {
+            keep.notes.push(format!("--include-path {} is not in the image", include.display()));
+            continue;
+        };
+        for path in subtree(tree, &found.path) {
+            add(&mut keep, resolve(tree, &path), Reason::Include, &mut pending);
+        }
+        add(&mut keep, Some(found), Reason::Include, &mut pending);
+    }
+    if options.include_shell {
+        match which(tree, OsStr::new("sh"), path_var) {
+            None => keep.notes.push("the image has no shell (no sh in its PATH): --include-shell kept nothing".into()),
+            Some(_) => {
+                for tool in SHELL_TOOLS {
+                    add(&mut keep, which(tree, OsStr::new(tool), path_var), Reason::Shell, &mut pending);
+                }
+            }
+        }
+    }
+
+    close_over_needs(tree, run, &mut keep, pending);
+    keep_symlinks_to_kept(tree, &mut keep);
+    keep_parents(&mut keep);
+    keep
+}
+
+/// Adds what each kept file needs to run, until nothing new turns up:
+/// libraries can be scripts' interpreters' libraries, and so on.
+fn close_over_needs(tree: &dyn FsTree, run: &RunConfig, keep: &mut KeepSet, mut pending: Vec<PathBuf>) {
+    let libraries = LibraryResolver::new(tree, run.env_var("LD_LIBRARY_PATH"));
+    let path_var = run.env_var("PATH");
+    let mut missing_interpreters = BTreeSet::new();
+    while !pending.is_empty() {
+        let batch = std::mem::take(&mut pending);
+        let closure = libraries.closure(&batch);
+        for dependency in closure.files {
+            let found = Resolved {
+                path: dependency.path,
+                symlinks: dependency.symlinks,
+            };
+            if keep.add_resolved(&found, Reason::ElfDependency) {
+                pending.push(found.path);
+            }
+        }
+        keep.missing_libraries.extend(closure.missing);
+        for script in &batch {
+            let interpreters = script_interpreters(tree, script, path_var);
+            for found in interpreters.found {
+                if keep.add_resolved(&found, Reason::Interpreter) && is_file(tree, &found.path) {
+                    pending.push(found.path);
+                }
+            }
+            missing_interpreters.extend(interpreters.missing);
+        }
+    }
+    for missing in missing_interpreters {
+        keep.notes.push(format!("a kept script names {}, which the image lacks", missing.display()));
+    }
+    keep.missing_libraries.sort_by(|a, b| (&a.soname, &a.needed_by).cmp(&(&b.soname, &b.needed_by)));
+    keep.missing_libraries.dedup();
+}
+
+/// Every symlink in the image that leads to a kept path is kept too: the app
+/// may have reached its files through it (`/bin` → `usr/bin`, `sh` → `dash`),
+/// and the sensor only sees the real path. Symlinks cost a few bytes.
+fn keep_symlinks_to_kept(tree: &dyn FsTree, keep: &mut KeepSet) {
+    let mut links = Vec::new();
+    collect_symlinks(tree, Path::new("/"), &mut links);
+    for link in links {
+        if let Some(found) = resolve(tree, &link) {
+            if keep.paths.contains_key(&found.path) {
+                keep.add_resolved(&found, Reason::Symlink);
+                keep.add(&link, Reason::Symlink);
+            }
+        }
+    }
+}
+
+fn collect_symlinks(tree: &dyn FsTree, dir: &Path, out: &mut Vec<PathBuf>) {
+    for entry in tree.list(dir) {
+        match tree.kind(&entry) {
+            Some(NodeKind::Symlink { .. }) => out.push(entry),
+            Some(NodeKind::Dir) => collect_symlinks(tree, &entry, out),
+            _ => {}
+        }
+    }
+}
+
+fn keep_parents(keep: &mut KeepSet) {
+    let parents: BTreeSet<PathBuf> = keep
+        .paths
+        .keys()
+        .flat_map(|p| p.ancestors().skip(1).map(Path::to_path_buf))
+        .collect();
+    for parent in parents {
+        keep.add(&parent, Reason::Parent);
+    }
+}
+
+/// `dir` and everything below it, not following symlinks.
+fn subtree(tree: &dyn FsTree, dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    if tree.kind(dir) == Some(NodeKind::Dir) {
+        for entry in tree.list(dir) {
+            out.push(entry.clone());
+            out.extend(subtree(tree, &entry));
+        }
+    }
+    out
+}
+
+fn is_file(tree: &dyn FsTree, path: &Path) -> bool {
+    matches!(tree.kind(path), Some(NodeKind::File { .. }))
+}
