@@ -382,3 +382,40 @@ fn duplicate_and_unnormalised_paths_are_rejected() {
     let err = write_layer(&[escape], &source, Vec::new()).unwrap_err();
     assert_eq!(err.kind(), io::ErrorKind::InvalidInput);
 }
+
+#[test]
+fn gnu_tar_lists_the_layer_as_written() {
+    let (tar_bytes, _) = write_sample();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("layer.tar");
+    std::fs::write(&path, &tar_bytes).unwrap();
+    let Ok(output) = std::process::Command::new("tar")
+        .args(["--numeric-owner", "-tvf"])
+        .arg(&path)
+        .output()
+    else {
+        eprintln!("skipping: no `tar` binary to cross-check with");
+        return;
+    };
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let listing = String::from_utf8(output.stdout).unwrap();
+    let line = |needle: &str| {
+        listing
+            .lines()
+            .find(|l| l.contains(needle))
+            .unwrap_or_else(|| panic!("no {needle} in\n{listing}"))
+    };
+    assert!(line("usr/bin/ping").starts_with("-rwsr-xr-x 0/0"));
+    assert!(line("tmp/").starts_with("drwxrwxrwt"));
+    assert!(line("var/mail/").starts_with("drwxrwsr-x 0/8"));
+    assert!(line("dev/null").starts_with("crw-rw-rw- 0/0"));
+    assert!(line("usr/bin/zz-link").ends_with("usr/bin/zz-link link to usr/bin/aa-link"));
+    let long = &long_dir()[1..];
+    assert!(line(&format!("{long}/link")).ends_with(&format!("-> {}", long_target())));
+    assert!(line(&format!("{long}/file")).starts_with("-rw-r----- 3000000/1000"));
+    assert_eq!(listing.lines().count(), 18);
+}
