@@ -1,1 +1,15 @@
-//! TODO
+//! Writes the slim image: one deterministic layer tar, its config, and a
+//! docker-save archive that `docker load` accepts. See docs/output.md.
+
+pub mod archive;
+pub mod config;
+pub mod digest;
+pub mod layer;
+mod tar_header;
+
+pub use archive::write_docker_archive;
+pub use config::{config_digest, slim_config};
+pub use layer::{write_layer, LayerSummary};
+
+#[cfg(test)]
+mod e2e_tests;
