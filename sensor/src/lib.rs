@@ -1,17 +1,206 @@
-// placeholder until the sensor branch lands
+//! The wire format between the rslim controller and the in-container sensor.
+//!
+//! The controller writes a [`SensorConfig`] to [`CONFIG_PATH`] inside the
+//! created container, the sensor runs the application under fanotify and
+//! writes [`Findings`] to [`FINDINGS_PATH`]. This library is serde only so the
+//! controller can depend on it without pulling in the sensor's system code.
+
 use serde::{Deserialize, Serialize};
+use std::ffi::OsString;
+use std::os::unix::ffi::{OsStrExt, OsStringExt};
+use std::path::PathBuf;
+
+/// Directory inside the container that holds everything rslim puts there.
 pub const SENSOR_DIR: &str = "/.rslim";
+/// Where the controller uploads the static sensor binary.
 pub const SENSOR_PATH: &str = "/.rslim/sensor";
+/// Where the controller uploads the [`SensorConfig`] as JSON.
 pub const CONFIG_PATH: &str = "/.rslim/config.json";
+/// Where the sensor leaves the [`Findings`] as JSON before it exits.
 pub const FINDINGS_PATH: &str = "/.rslim/findings.json";
+
+/// What the sensor should run, and how.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Default)]
+pub struct SensorConfig {
+    /// The application's command line (entrypoint + cmd); argv[0] is looked up in PATH when it has no slash.
+    pub argv: Vec<String>,
+    /// The image's USER: `name`, `uid`, `name:group` or `uid:gid`; root when absent.
+    pub user: Option<String>,
+    /// The image's WORKDIR; the container's working directory when absent.
+    pub workdir: Option<String>,
+    /// Extra mount points (the image's VOLUMEs) to watch with mount marks.
+    pub mount_marks: Vec<String>,
+    /// How long the application may take to exit after a stop signal before it is killed.
+    pub stop_grace_secs: u64,
+    /// The image's StopSignal (e.g. `SIGWINCH` or `28`) when it is not one of
+    /// TERM, INT or QUIT, which always start the stop protocol.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stop_signal: Option<String>,
+}
+
+/// What the sensor saw. Every list is sorted and free of duplicates.
 #[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
-pub struct SensorConfig { pub argv: Vec<String>, pub user: Option<String>, pub workdir: Option<String>, pub mount_marks: Vec<String>, pub stop_grace_secs: u64 }
-#[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
-pub struct Findings { pub files: Vec<WirePath>, pub dirs: Vec<WirePath>, pub executed: Vec<WirePath>, pub pids: Vec<i32>, pub events: u64, pub overflows: u64, pub mark: String, pub stop_requested: bool, pub app: AppOutcome, pub errors: Vec<String> }
+pub struct Findings {
+    /// Every non-directory that was opened (including the executed ones).
+    pub files: Vec<WirePath>,
+    /// Every directory that was opened (listed, or used as an `openat` base).
+    pub dirs: Vec<WirePath>,
+    /// Files opened for execution: programs, and interpreters loaded by the kernel.
+    pub executed: Vec<WirePath>,
+    /// Process ids (in the container's pid namespace) that caused events.
+    pub pids: Vec<i32>,
+    /// Number of fanotify events read.
+    pub events: u64,
+    /// Number of queue overflows: non-zero means accesses were lost.
+    pub overflows: u64,
+    /// `"filesystem"` or `"mount"`: which kind of mark watched the root.
+    pub mark: String,
+    /// Whether a stop signal arrived (the application did not exit on its own).
+    pub stop_requested: bool,
+    /// How the application ended.
+    pub app: AppOutcome,
+    /// Problems that did not stop the run (e.g. a volume that could not be marked).
+    pub errors: Vec<String>,
+}
+
+/// How the application ended.
 #[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
 #[serde(tag = "outcome", rename_all = "snake_case")]
-pub enum AppOutcome { Exited { code: i32 }, Signaled { signal: i32 }, NotStarted { error: String } }
-#[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
+pub enum AppOutcome {
+    Exited { code: i32 },
+    Signaled { signal: i32 },
+    NotStarted { error: String },
+}
+
+impl AppOutcome {
+    /// The exit status a shell would report for this outcome.
+    pub fn exit_code(&self, not_started: i32) -> i32 {
+        match self {
+            AppOutcome::Exited { code } => *code,
+            AppOutcome::Signaled { signal } => 128 + signal,
+            AppOutcome::NotStarted { .. } => not_started,
+        }
+    }
+}
+
+/// A path as raw bytes: Linux paths need not be UTF-8. UTF-8 paths travel as
+/// JSON strings, anything else as an array of bytes.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
 #[serde(untagged)]
-pub enum WirePath { Text(String), Bytes(Vec<u8>) }
-impl WirePath { pub fn to_path_buf(&self) -> std::path::PathBuf { match self { WirePath::Text(s) => s.into(), WirePath::Bytes(b) => std::path::PathBuf::from(<std::ffi::OsStr as std::os::unix::ffi::OsStrExt>::from_bytes(b)) } } }
+pub enum WirePath {
+    Text(String),
+    Bytes(Vec<u8>),
+}
+
+impl WirePath {
+    pub fn from_bytes(bytes: Vec<u8>) -> Self {
+        match String::from_utf8(bytes) {
+            Ok(text) => WirePath::Text(text),
+            Err(err) => WirePath::Bytes(err.into_bytes()),
+        }
+    }
+
+    pub fn as_bytes(&self) -> &[u8] {
+        match self {
+            WirePath::Text(text) => text.as_bytes(),
+            WirePath::Bytes(bytes) => bytes,
+        }
+    }
+
+    pub fn to_path_buf(&self) -> PathBuf {
+        PathBuf::from(OsString::from_vec(self.as_bytes().to_vec()))
+    }
+}
+
+impl From<&std::path::Path> for WirePath {
+    fn from(path: &std::path::Path) -> Self {
+        WirePath::from_bytes(path.as_os_str().as_bytes().to_vec())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample_findings() -> Findings {
+        Findings {
+            files: vec![
+                WirePath::from_bytes(b"/etc/os-release".to_vec()),
+                WirePath::from_bytes(b"/srv/caf\xe9.txt".to_vec()),
+            ],
+            dirs: vec![WirePath::from_bytes(b"/usr/share".to_vec())],
+            executed: vec![WirePath::from_bytes(b"/usr/bin/cat".to_vec())],
+            pids: vec![7, 9],
+            events: 42,
+            overflows: 0,
+            mark: "filesystem".into(),
+            stop_requested: true,
+            app: AppOutcome::Signaled { signal: 15 },
+            errors: vec!["cannot mark /data: ENOENT".into()],
+        }
+    }
+
+    #[test]
+    fn utf8_paths_are_strings_and_others_bytes() {
+        assert_eq!(
+            WirePath::from_bytes(b"/etc/passwd".to_vec()),
+            WirePath::Text("/etc/passwd".into())
+        );
+        let latin1 = WirePath::from_bytes(b"/srv/caf\xe9".to_vec());
+        assert_eq!(latin1, WirePath::Bytes(b"/srv/caf\xe9".to_vec()));
+        assert_eq!(latin1.as_bytes(), b"/srv/caf\xe9");
+        assert_eq!(latin1.to_path_buf().as_os_str().as_bytes(), b"/srv/caf\xe9");
+    }
+
+    #[test]
+    fn findings_round_trip_through_json_with_a_non_utf8_path() {
+        let findings = sample_findings();
+        let json = serde_json::to_string(&findings).unwrap();
+        assert!(json.contains(r#""/etc/os-release""#), "{json}");
+        assert!(
+            json.contains("[47,115,114,118,47,99,97,102,233,46,116,120,116]"),
+            "{json}"
+        );
+        assert!(
+            json.contains(r#""outcome":"signaled","signal":15"#),
+            "{json}"
+        );
+        let back: Findings = serde_json::from_str(&json).unwrap();
+        assert_eq!(back, findings);
+    }
+
+    #[test]
+    fn app_outcomes_are_tagged_and_map_to_exit_codes() {
+        let not_started: AppOutcome =
+            serde_json::from_str(r#"{"outcome":"not_started","error":"no such file"}"#).unwrap();
+        assert_eq!(
+            not_started,
+            AppOutcome::NotStarted {
+                error: "no such file".into()
+            }
+        );
+        assert_eq!(not_started.exit_code(127), 127);
+        assert_eq!(AppOutcome::Exited { code: 3 }.exit_code(127), 3);
+        assert_eq!(AppOutcome::Signaled { signal: 9 }.exit_code(127), 137);
+    }
+
+    #[test]
+    fn config_round_trips_and_stop_signal_is_optional() {
+        let config: SensorConfig = serde_json::from_str(
+            r#"{"argv":["nginx","-g","daemon off;"],"user":"101:101","workdir":null,
+                "mount_marks":["/var/cache/nginx"],"stop_grace_secs":5}"#,
+        )
+        .unwrap();
+        assert_eq!(config.argv[0], "nginx");
+        assert_eq!(config.user.as_deref(), Some("101:101"));
+        assert_eq!(config.stop_signal, None);
+        let with_signal = SensorConfig {
+            stop_signal: Some("SIGWINCH".into()),
+            ..config.clone()
+        };
+        let back: SensorConfig =
+            serde_json::from_str(&serde_json::to_string(&with_signal).unwrap()).unwrap();
+        assert_eq!(back, with_signal);
+        assert_ne!(back, config);
+    }
+}

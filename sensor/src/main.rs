@@ -1,1 +1,179 @@
-fn main() {}
+//! rslim-sensor: PID 1 of the profiling container. It watches file opens with
+//! fanotify, runs the application described in /.rslim/config.json, forwards
+//! signals, reaps zombies and writes /.rslim/findings.json when the
+//! application is gone. `rslim-sensor --listening` prints the listening TCP ports.
+
+mod launch;
+mod listening;
+mod supervise;
+mod user;
+mod watch;
+
+use rslim_sensor::{AppOutcome, Findings, SensorConfig, WirePath, CONFIG_PATH, FINDINGS_PATH};
+use std::collections::BTreeSet;
+use std::io::Write;
+use std::time::{Duration, Instant};
+
+/// Exit code when the sensor itself cannot work (like `docker run` for daemon errors).
+const SENSOR_FAILED: i32 = 125;
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let code = match args.as_slice() {
+        [] => run(),
+        [flag] if flag == "--listening" => listening::print_listening(),
+        _ => {
+            eprintln!("rslim-sensor: takes no arguments (or --listening); it reads {CONFIG_PATH}");
+            2
+        }
+    };
+    std::process::exit(code);
+}
+
+fn read_config() -> Result<SensorConfig, String> {
+    let text = std::fs::read(CONFIG_PATH).map_err(|e| format!("cannot read {CONFIG_PATH}: {e}"))?;
+    serde_json::from_slice(&text).map_err(|e| format!("{CONFIG_PATH} is not a sensor config: {e}"))
+}
+
+/// Reads a file of the image, treating a missing one as empty (no users or groups).
+fn read_or_empty(path: &str) -> Result<String, String> {
+    match std::fs::read_to_string(path) {
+        Ok(text) => Ok(text),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(String::new()),
+        Err(e) => Err(format!("cannot read {path}: {e}")),
+    }
+}
+
+fn to_wire(paths: BTreeSet<Vec<u8>>) -> Vec<WirePath> {
+    paths.into_iter().map(WirePath::from_bytes).collect()
+}
+
+fn write_findings(findings: &Findings) -> std::io::Result<()> {
+    let temporary = format!("{FINDINGS_PATH}.tmp");
+    let mut file = std::fs::File::create(&temporary)?;
+    serde_json::to_writer(&mut file, findings)?;
+    file.flush()?;
+    drop(file);
+    std::fs::rename(&temporary, FINDINGS_PATH)
+}
+
+/// Writes findings for a run where the application never started and returns `code`.
+fn not_started(error: String, mark: &str, mut errors: Vec<String>, code: i32) -> i32 {
+    eprintln!("rslim-sensor: {error}");
+    errors.sort();
+    let findings = Findings {
+        files: vec![],
+        dirs: vec![],
+        executed: vec![],
+        pids: vec![],
+        events: 0,
+        overflows: 0,
+        mark: mark.to_string(),
+        stop_requested: false,
+        app: AppOutcome::NotStarted { error },
+        errors,
+    };
+    if let Err(e) = write_findings(&findings) {
+        eprintln!("rslim-sensor: cannot write {FINDINGS_PATH}: {e}");
+    }
+    code
+}
+
+fn run() -> i32 {
+    let started = Instant::now();
+    let config = match read_config() {
+        Ok(config) => config,
+        Err(e) => return not_started(e, "none", vec![], SENSOR_FAILED),
+    };
+    let mut errors = Vec::new();
+    let plan = supervise::SignalPlan::new(config.stop_signal.as_deref()).unwrap_or_else(|e| {
+        errors.push(e);
+        supervise::SignalPlan::new(None).expect("the default plan has no stop signal to parse")
+    });
+    // Before any thread exists, so the reader thread inherits the blocked mask.
+    let signals = match plan.block() {
+        Ok(signals) => signals,
+        Err(e) => {
+            return not_started(
+                format!("cannot block signals: {e}"),
+                "none",
+                errors,
+                SENSOR_FAILED,
+            )
+        }
+    };
+    let watch = match watch::setup(&config.mount_marks) {
+        Ok(watch) => watch,
+        Err(e) => return not_started(e, "none", errors, SENSOR_FAILED),
+    };
+    let mark = watch.mark;
+    errors.extend(watch.errors.iter().cloned());
+
+    let credentials = read_or_empty("/etc/passwd")
+        .and_then(|passwd| Ok((passwd, read_or_empty("/etc/group")?)))
+        .and_then(|(passwd, group)| {
+            user::resolve(config.user.as_deref(), &passwd, &group).map_err(|e| e.to_string())
+        });
+    let credentials = match credentials {
+        Ok(credentials) => credentials,
+        Err(e) => return not_started(e, mark, errors, 126),
+    };
+
+    let own_pid = nix::unistd::getpid().as_raw();
+    let reader = match watch::Reader::start(watch, own_pid) {
+        Ok(reader) => reader,
+        Err(e) => {
+            return not_started(
+                format!("cannot start the event reader: {e}"),
+                mark,
+                errors,
+                SENSOR_FAILED,
+            )
+        }
+    };
+    eprintln!(
+        "rslim-sensor: watching with a {mark} mark after {:.1} ms",
+        started.elapsed().as_secs_f64() * 1000.0
+    );
+
+    let (app, stop_requested, code) =
+        match launch::spawn(&config.argv, config.workdir.as_deref(), &credentials) {
+            Ok(child) => {
+                let app_pid = nix::unistd::Pid::from_raw(child.id() as i32);
+                let grace = Duration::from_secs(config.stop_grace_secs);
+                let done = supervise::supervise(app_pid, &plan, &signals, grace);
+                let code = done.app.exit_code(SENSOR_FAILED);
+                (done.app, done.stop_requested, code)
+            }
+            Err(e) => {
+                eprintln!("rslim-sensor: {}", e.message);
+                (
+                    AppOutcome::NotStarted { error: e.message },
+                    false,
+                    e.exit_code,
+                )
+            }
+        };
+    supervise::kill_remaining();
+    let collected = reader.finish();
+    errors.extend(collected.errors);
+    errors.sort();
+    errors.dedup();
+    let findings = Findings {
+        files: to_wire(collected.files),
+        dirs: to_wire(collected.dirs),
+        executed: to_wire(collected.executed),
+        pids: collected.pids.into_iter().collect(),
+        events: collected.events,
+        overflows: collected.overflows,
+        mark: mark.to_string(),
+        stop_requested,
+        app,
+        errors,
+    };
+    if let Err(e) = write_findings(&findings) {
+        eprintln!("rslim-sensor: cannot write {FINDINGS_PATH}: {e}");
+        return SENSOR_FAILED;
+    }
+    code
+}

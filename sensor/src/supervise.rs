@@ -1,0 +1,189 @@
+//! PID 1 duties: signals are blocked and read from a signalfd, forwarded to
+//! the application, every zombie is reaped, and a stop signal starts a grace
+//! period after which the application is killed.
+
+use nix::errno::Errno;
+use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
+use nix::sys::signal::{kill, SigSet, SigmaskHow, Signal};
+use nix::sys::signalfd::{SfdFlags, SignalFd};
+use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
+use nix::unistd::Pid;
+use rslim_sensor::AppOutcome;
+use std::os::fd::AsFd;
+use std::str::FromStr;
+use std::time::{Duration, Instant};
+
+/// Signals passed on to the application as they arrive.
+const FORWARDED: [Signal; 7] = [
+    Signal::SIGTERM,
+    Signal::SIGINT,
+    Signal::SIGQUIT,
+    Signal::SIGHUP,
+    Signal::SIGUSR1,
+    Signal::SIGUSR2,
+    Signal::SIGWINCH,
+];
+
+/// Which signals are forwarded and which of them mean "stop".
+pub struct SignalPlan {
+    forwarded: Vec<Signal>,
+    stopping: Vec<Signal>,
+}
+
+/// Parses a StopSignal as Docker writes it: `SIGWINCH`, `WINCH` or `28`.
+pub fn parse_signal(name: &str) -> Option<Signal> {
+    let name = name.trim();
+    if let Ok(number) = name.parse::<i32>() {
+        return Signal::try_from(number).ok();
+    }
+    let upper = name.to_ascii_uppercase();
+    let full = if upper.starts_with("SIG") {
+        upper
+    } else {
+        format!("SIG{upper}")
+    };
+    Signal::from_str(&full).ok()
+}
+
+impl SignalPlan {
+    /// TERM, INT and QUIT always stop; `stop_signal` (the image's StopSignal) is added.
+    pub fn new(stop_signal: Option<&str>) -> Result<SignalPlan, String> {
+        let mut plan = SignalPlan {
+            forwarded: FORWARDED.to_vec(),
+            stopping: vec![Signal::SIGTERM, Signal::SIGINT, Signal::SIGQUIT],
+        };
+        if let Some(name) = stop_signal {
+            let signal = parse_signal(name)
+                .filter(|s| ![Signal::SIGKILL, Signal::SIGSTOP, Signal::SIGCHLD].contains(s))
+                .ok_or_else(|| {
+                    format!("stop signal {name:?} cannot be caught; TERM, INT and QUIT still stop")
+                })?;
+            for list in [&mut plan.forwarded, &mut plan.stopping] {
+                if !list.contains(&signal) {
+                    list.push(signal);
+                }
+            }
+        }
+        Ok(plan)
+    }
+
+    /// Blocks the plan's signals and SIGCHLD in the calling thread (call it
+    /// before any thread starts, so all inherit the mask) and opens a signalfd for them.
+    pub fn block(&self) -> nix::Result<SignalFd> {
+        let mut set = SigSet::empty();
+        set.add(Signal::SIGCHLD);
+        for &signal in &self.forwarded {
+            set.add(signal);
+        }
+        nix::sys::signal::sigprocmask(SigmaskHow::SIG_BLOCK, Some(&set), None)?;
+        SignalFd::with_flags(&set, SfdFlags::SFD_NONBLOCK | SfdFlags::SFD_CLOEXEC)
+    }
+}
+
+/// How supervision ended.
+pub struct Supervised {
+    pub app: AppOutcome,
+    pub stop_requested: bool,
+}
+
+/// Runs until the application process is gone, reaping everything else on the way.
+pub fn supervise(app: Pid, plan: &SignalPlan, signals: &SignalFd, grace: Duration) -> Supervised {
+    let mut stop_requested = false;
+    let mut kill_at: Option<Instant> = None;
+    loop {
+        let timeout = match kill_at {
+            Some(at) => {
+                // Rounded up so a sub-millisecond remainder does not spin.
+                let left = at.saturating_duration_since(Instant::now()) + Duration::from_millis(1);
+                PollTimeout::try_from(left).unwrap_or(PollTimeout::MAX)
+            }
+            None => PollTimeout::NONE,
+        };
+        let mut fds = [PollFd::new(signals.as_fd(), PollFlags::POLLIN)];
+        match poll(&mut fds, timeout) {
+            Ok(_) | Err(Errno::EINTR) => {}
+            Err(e) => eprintln!("rslim-sensor: waiting for signals failed: {e}"),
+        }
+        if kill_at.is_some_and(|at| Instant::now() >= at) {
+            eprintln!("rslim-sensor: the application did not stop within {grace:?}, killing it");
+            let _ = kill(app, Signal::SIGKILL);
+            kill_at = None;
+        }
+        while let Ok(Some(info)) = signals.read_signal() {
+            let Ok(signal) = Signal::try_from(info.ssi_signo as i32) else {
+                continue;
+            };
+            if signal == Signal::SIGCHLD {
+                continue;
+            }
+            if plan.forwarded.contains(&signal) {
+                let _ = kill(app, signal);
+            }
+            if plan.stopping.contains(&signal) && !stop_requested {
+                stop_requested = true;
+                kill_at = Some(Instant::now() + grace);
+            }
+        }
+        if let Some(app) = reap(app) {
+            return Supervised {
+                app,
+                stop_requested,
+            };
+        }
+    }
+}
+
+/// Reaps every exited child; returns the application's outcome if it was among them.
+fn reap(app: Pid) -> Option<AppOutcome> {
+    let mut outcome = None;
+    loop {
+        match waitpid(Pid::from_raw(-1), Some(WaitPidFlag::WNOHANG)) {
+            Ok(WaitStatus::Exited(pid, code)) if pid == app => {
+                outcome = Some(AppOutcome::Exited { code })
+            }
+            Ok(WaitStatus::Signaled(pid, signal, _)) if pid == app => {
+                outcome = Some(AppOutcome::Signaled {
+                    signal: signal as i32,
+                })
+            }
+            Ok(WaitStatus::StillAlive) | Err(_) => return outcome,
+            Ok(_) => {}
+        }
+    }
+}
+
+/// Kills whatever is left and reaps it. Only as PID 1 does `kill(-1)` stay inside
+/// the container; anywhere else (tests, a mistaken run on a host) it is skipped.
+pub fn kill_remaining() {
+    if nix::unistd::getpid().as_raw() != 1 {
+        return;
+    }
+    let _ = kill(Pid::from_raw(-1), Signal::SIGKILL);
+    while waitpid(Pid::from_raw(-1), None).is_ok() {}
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stop_signals_parse_in_every_docker_spelling() {
+        assert_eq!(parse_signal("SIGWINCH"), Some(Signal::SIGWINCH));
+        assert_eq!(parse_signal("winch"), Some(Signal::SIGWINCH));
+        assert_eq!(parse_signal("15"), Some(Signal::SIGTERM));
+        assert_eq!(parse_signal("SIGNOPE"), None);
+        assert_eq!(parse_signal("99"), None);
+    }
+
+    #[test]
+    fn the_image_stop_signal_joins_the_stopping_set() {
+        let plan = SignalPlan::new(Some("SIGWINCH")).unwrap();
+        assert!(plan.stopping.contains(&Signal::SIGWINCH));
+        assert_eq!(plan.forwarded.len(), FORWARDED.len());
+        let pwr = SignalPlan::new(Some("SIGPWR")).unwrap();
+        assert!(pwr.forwarded.contains(&Signal::SIGPWR) && pwr.stopping.contains(&Signal::SIGPWR));
+        let default = SignalPlan::new(None).unwrap();
+        assert!(!default.stopping.contains(&Signal::SIGHUP));
+        assert!(SignalPlan::new(Some("SIGKILL")).is_err());
+    }
+}
