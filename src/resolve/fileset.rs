@@ -144,6 +144,9 @@ pub fn keep_set(tree: &dyn FsTree, observed: &Observed, run: &RunConfig, options
     }
 
     close_over_needs(tree, run, &mut keep, pending);
+    // Parents first: a symlink to a directory kept only as a parent
+    // (/usr/share/nginx/modules → /usr/lib/nginx/modules) is a way in too.
+    keep_parents(&mut keep);
     keep_symlinks_to_kept(tree, &mut keep);
     keep_parents(&mut keep);
     keep

@@ -63,6 +63,7 @@ impl ProfilingContainer {
             workdir: run.working_dir.clone().filter(|w| !w.is_empty()),
             mount_marks: run.volume_paths(),
             stop_grace_secs: options.stop_grace.as_secs(),
+            stop_signal: run.stop_signal.clone().filter(|s| !s.is_empty()),
         };
         docker.upload_tar(&id, sensor_tar(&sensor_config)?).await?;
         Ok(ProfilingContainer {

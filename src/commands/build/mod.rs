@@ -1,0 +1,373 @@
+//! `rslim build IMAGE`: inspect → sensor → probe → resolve → write → report.
+//!
+//! The image is exported (`docker save`) and indexed in the background while
+//! the app runs under the sensor, so that work costs no wall time. Whatever
+//! happens, every container rslim created is removed before returning.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use rslim_sensor::{AppOutcome, Findings};
+
+use crate::cli::BuildArgs;
+use crate::docker::{split_reference, Docker};
+use crate::error::{ExitKind, FailWith, Failure, Result};
+use crate::image::{ImageArchive, ImageConfig, RootFs};
+use crate::probe::{self, Interrupted, PortProbe, ProbeSettings, Target};
+use crate::report::{BuildReport, Stages};
+use crate::resolve::fileset::{keep_set, KeepOptions, Observed};
+use crate::sensor::container::container_name;
+use crate::sensor::{ProfilingContainer, ProfilingOptions};
+
+mod continue_after;
+mod write;
+
+pub use continue_after::ContinueAfter;
+
+/// Lines of the app's log shown when it fails.
+const LOG_TAIL_LINES: usize = 15;
+/// Label naming the image a slim image was made from.
+pub const SOURCE_LABEL: &str = "io.rslim.source-image";
+
+pub fn run(args: BuildArgs) -> Result<ExitCode> {
+    let continue_after = match &args.continue_after {
+        Some(text) => Some(ContinueAfter::parse(text).fail_with(ExitKind::Usage)?),
+        None => None,
+    };
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .fail_with(ExitKind::Internal)?;
+    runtime.block_on(async move {
+        let docker = Docker::connect().await?;
+        let created = Created::default();
+        let outcome = tokio::select! {
+            outcome = build(&docker, &args, continue_after, &created) => outcome,
+            signal = interrupted() => Err(Failure::msg(
+                ExitKind::Interrupted,
+                format!("interrupted by {signal}; removed what rslim had created"),
+            )),
+        };
+        created.remove_all(&docker).await;
+        let report = outcome?;
+        eprint!("{}", report.summary());
+        if let Some(path) = &args.report {
+            write_report(path, &report)?;
+        }
+        Ok(ExitCode::SUCCESS)
+    })
+}
+
+/// The containers this run created, by name (known before the daemon
+/// answers, so an interrupt mid-create still finds them).
+#[derive(Default, Clone)]
+struct Created(Arc<Mutex<Vec<String>>>);
+
+impl Created {
+    fn register(&self, name: &str) {
+        self.0.lock().unwrap_or_else(|e| e.into_inner()).push(name.to_string());
+    }
+
+    async fn remove_all(&self, docker: &Docker) {
+        let names = std::mem::take(&mut *self.0.lock().unwrap_or_else(|e| e.into_inner()));
+        for name in names {
+            if let Err(e) = docker.remove_container(&name).await {
+                eprintln!("rslim: warning: could not remove container {name}: {e}; remove it with `docker rm -fv {name}`");
+            }
+        }
+    }
+}
+
+async fn interrupted() -> &'static str {
+    use tokio::signal::unix::{signal, SignalKind};
+    let (Ok(mut int), Ok(mut term)) = (signal(SignalKind::interrupt()), signal(SignalKind::terminate())) else {
+        return std::future::pending().await;
+    };
+    tokio::select! {
+        _ = int.recv() => "SIGINT",
+        _ = term.recv() => "SIGTERM",
+    }
+}
+
+/// The original image, exported and indexed.
+struct Original {
+    archive: ImageArchive,
+    rootfs: RootFs,
+}
+
+async fn build(
+    docker: &Docker,
+    args: &BuildArgs,
+    continue_after: Option<ContinueAfter>,
+    created: &Created,
+) -> Result<BuildReport> {
+    let mut stages = Stages::new(false);
+    stages.begin("inspect", format_args!("inspecting {}", args.image));
+    let inspect = match docker.inspect_image(&args.image).await {
+        Err(e) if e.kind == ExitKind::ImageNotFound && args.pull => {
+            docker.pull_image(&args.image).await?;
+            docker.inspect_image(&args.image).await?
+        }
+        other => other?,
+    };
+    let image_id = inspect.id.clone().unwrap_or_default();
+    let export = tokio::spawn(read_original(docker.clone(), image_id.clone(), args.archive.clone()));
+    let config = inspect_config(&inspect)?;
+    if config.run.argv().is_empty() {
+        return Err(Failure::msg(
+            ExitKind::ImageNotRunnable,
+            format!("image {} has neither ENTRYPOINT nor CMD: there is nothing to run and profile", args.image),
+        ));
+    }
+    let ports = config.run.tcp_ports();
+    let continue_after = continue_after.unwrap_or(if ports.is_empty() {
+        ContinueAfter::Exit
+    } else {
+        ContinueAfter::Probe
+    });
+
+    stages.begin("start", "starting the app under the sensor");
+    let options = ProfilingOptions {
+        stop_grace: Duration::from_secs(args.stop_grace),
+    };
+    let name = container_name("profile");
+    created.register(&name);
+    let mut container = ProfilingContainer::create(docker, &image_id, &name, &config, &options).await?;
+    container.start(docker, &ports).await?;
+
+    stages.begin("probe", probe_banner(&ports, args.http_probe, continue_after));
+    let target = Running {
+        docker,
+        container: &container,
+    };
+    let settings = ProbeSettings {
+        ready_timeout: Duration::from_secs(args.ready_timeout),
+        non_http_wait: Duration::from_secs(args.non_http_wait),
+        http: args.http_probe,
+    };
+    let mut app_gone = false;
+    let mut probes: Vec<PortProbe> = Vec::new();
+    match probe::probe_ports(&target, &ports, &settings).await {
+        Ok(done) => probes = done,
+        Err(Interrupted::AppGone) => app_gone = true,
+        Err(Interrupted::Failed(failure)) => {
+            return Err(with_logs(docker, &container, failure).await);
+        }
+    }
+    if !app_gone {
+        app_gone = continue_after.wait(docker, &container).await?;
+    }
+
+    stages.begin("stop", "stopping the app and collecting the sensor's findings");
+    if !app_gone {
+        let signal = config.run.stop_signal.clone().filter(|s| !s.is_empty());
+        container
+            .stop(docker, signal.as_deref().unwrap_or("SIGTERM"), &options)
+            .await?;
+    } else {
+        docker.wait_container(&container.id).await?;
+    }
+    let findings = container.findings(docker).await?;
+    check_outcome(docker, &container, &findings).await?;
+    docker.remove_container(&container.id).await?;
+
+    stages.begin("export", "waiting for the image export");
+    let original = export.await.fail_with(ExitKind::Internal)??;
+
+    stages.begin("resolve", "resolving the files to keep");
+    let observed = observed_paths(&findings);
+    let keep_options = KeepOptions {
+        include_shell: args.include_shell,
+        include_paths: args.include_paths.iter().map(PathBuf::from).collect(),
+    };
+    let run_config = original.archive.config.run.clone();
+    let (original, keep) = tokio::task::spawn_blocking(move || {
+        let keep = keep_set(&original.rootfs, &observed, &run_config, &keep_options);
+        (original, keep)
+    })
+    .await
+    .fail_with(ExitKind::Internal)?;
+
+    stages.begin("write", "writing the slim image");
+    let tags = slim_tags(args, &inspect.repo_tags.clone().unwrap_or_default(), &image_id);
+    let source = format!("{}@{}", args.image, image_id);
+    let written = write::write_and_load(docker, original, &keep, &tags, &source).await?;
+    stages.end();
+
+    let slim = docker.inspect_image(&written.image_id).await?;
+    let original_bytes = inspect.size.unwrap_or(0).max(0) as u64;
+    let slim_bytes = slim.size.unwrap_or(0).max(0) as u64;
+    let mut notes = keep.notes.clone();
+    notes.extend(findings.errors.iter().map(|e| format!("sensor: {e}")));
+    let total_ms = stages.total().as_millis();
+    Ok(BuildReport {
+        source_image: args.image.clone(),
+        source_id: image_id,
+        slim_id: written.image_id,
+        slim_tags: tags,
+        layer_digest: written.layer_digest,
+        original_bytes,
+        slim_bytes,
+        reduction: original_bytes as f64 / slim_bytes.max(1) as f64,
+        files_kept: written.files,
+        paths_kept: written.kept.len(),
+        overhead_ms: total_ms.saturating_sub(stages.ms("probe")),
+        total_ms,
+        stages: stages.done.clone(),
+        probes,
+        sensor: crate::report::SensorSummary {
+            mark: findings.mark.clone(),
+            events: findings.events,
+            overflows: findings.overflows,
+            files_seen: findings.files.len(),
+            dirs_seen: findings.dirs.len(),
+            executed: findings.executed.len(),
+            app_exit: describe_outcome(&findings.app),
+        },
+        notes,
+        missing_libraries: keep
+            .missing_libraries
+            .iter()
+            .map(|m| format!("{} (needed by {})", m.soname, m.needed_by.display()))
+            .collect(),
+        kept: written.kept,
+    })
+}
+
+/// Exports the image (or opens the given archive) and indexes its filesystem.
+async fn read_original(docker: Docker, image_id: String, archive: Option<PathBuf>) -> Result<Original> {
+    let file = match archive {
+        Some(path) => std::fs::File::open(&path)
+            .map_err(|e| Failure::msg(ExitKind::Usage, format!("cannot open archive {}: {e}", path.display())))?,
+        None => {
+            // Anonymous temp file: nothing to clean up, whatever happens.
+            let spool = tempfile::tempfile().fail_with(ExitKind::Internal)?;
+            let mut spool = tokio::fs::File::from_std(spool);
+            docker.save_image(&image_id, &mut spool).await?;
+            spool.into_std().await
+        }
+    };
+    tokio::task::spawn_blocking(move || {
+        let archive = ImageArchive::from_file(file)?;
+        let rootfs = RootFs::build(&archive)?;
+        anyhow::Ok(Original { archive, rootfs })
+    })
+    .await
+    .fail_with(ExitKind::Internal)?
+    .fail_with(ExitKind::Internal)
+}
+
+fn inspect_config(inspect: &bollard::models::ImageInspect) -> Result<ImageConfig> {
+    let wrapped = serde_json::json!({ "config": inspect.config });
+    let bytes = serde_json::to_vec(&wrapped).fail_with(ExitKind::Internal)?;
+    ImageConfig::parse(&bytes).fail_with(ExitKind::Internal)
+}
+
+/// The running profiling container, as the probes see it.
+struct Running<'a> {
+    docker: &'a Docker,
+    container: &'a ProfilingContainer,
+}
+
+impl Target for Running<'_> {
+    async fn listening(&self) -> Result<Option<Vec<u16>>> {
+        self.container.listening_ports(self.docker).await
+    }
+
+    fn host_port(&self, container_port: u16) -> Option<u16> {
+        self.container
+            .ports
+            .iter()
+            .find(|(c, _)| *c == container_port)
+            .map(|(_, h)| *h)
+    }
+}
+
+fn probe_banner(ports: &[u16], http: bool, until: ContinueAfter) -> String {
+    let ports: Vec<String> = ports.iter().map(u16::to_string).collect();
+    match (ports.is_empty(), http) {
+        (true, _) => format!("no exposed TCP ports; profiling until {until}"),
+        (false, true) => format!("probing port(s) {} with HTTP; profiling until {until}", ports.join(", ")),
+        (false, false) => format!("waiting for port(s) {}; profiling until {until}", ports.join(", ")),
+    }
+}
+
+/// An app that failed on its own (not because we stopped it) fails the build.
+async fn check_outcome(docker: &Docker, container: &ProfilingContainer, findings: &Findings) -> Result<()> {
+    let failure = match &findings.app {
+        AppOutcome::NotStarted { error } => Failure::msg(ExitKind::AppFailed, format!("the app did not start: {error}")),
+        AppOutcome::Exited { code: 0 } => return Ok(()),
+        _ if findings.stop_requested => return Ok(()),
+        outcome => Failure::msg(
+            ExitKind::AppFailed,
+            format!("the app {} while being profiled", describe_outcome(outcome)),
+        ),
+    };
+    if findings.overflows > 0 {
+        eprintln!("rslim: warning: the sensor's event queue overflowed {} times", findings.overflows);
+    }
+    Err(with_logs(docker, container, failure).await)
+}
+
+fn describe_outcome(outcome: &AppOutcome) -> String {
+    match outcome {
+        AppOutcome::Exited { code } => format!("exited with code {code}"),
+        AppOutcome::Signaled { signal } => format!("was killed by signal {signal}"),
+        AppOutcome::NotStarted { error } => format!("did not start ({error})"),
+    }
+}
+
+/// Adds the app's last log lines to a failure, for the user to see why.
+async fn with_logs(docker: &Docker, container: &ProfilingContainer, failure: Failure) -> Failure {
+    match docker.logs_tail(&container.id, LOG_TAIL_LINES).await {
+        Ok(logs) if !logs.trim().is_empty() => {
+            let indented: Vec<String> = logs.trim_end().lines().map(|l| format!("    {l}")).collect();
+            Failure::new(
+                failure.kind,
+                anyhow::anyhow!("{failure}\n  last log lines:\n{}", indented.join("\n")),
+            )
+        }
+        _ => failure,
+    }
+}
+
+fn observed_paths(findings: &Findings) -> Observed {
+    let convert = |list: &[rslim_sensor::WirePath]| -> Vec<PathBuf> {
+        list.iter()
+            .map(|p| p.to_path_buf())
+            .filter(|p| !p.starts_with(rslim_sensor::SENSOR_DIR))
+            .collect()
+    };
+    Observed {
+        files: convert(&findings.files),
+        dirs: convert(&findings.dirs),
+        executed: convert(&findings.executed),
+    }
+}
+
+/// `--tag` values, else `<repo>.slim:<tag>` of the name the user gave (or
+/// of the image's first tag when given an id).
+fn slim_tags(args: &BuildArgs, repo_tags: &[String], image_id: &str) -> Vec<String> {
+    if !args.tags.is_empty() {
+        return args.tags.clone();
+    }
+    let by_id = image_id.ends_with(args.image.trim_start_matches("sha256:"));
+    let reference = match repo_tags.first() {
+        Some(tag) if by_id => tag.as_str(),
+        _ => args.image.as_str(),
+    };
+    let (repo, tag) = split_reference(reference);
+    if by_id && repo_tags.is_empty() {
+        return vec![format!("rslim-slim:{}", crate::report::short_id(image_id))];
+    }
+    vec![format!("{repo}.slim:{tag}")]
+}
+
+fn write_report(path: &std::path::Path, report: &BuildReport) -> Result<()> {
+    let json = serde_json::to_vec_pretty(report).fail_with(ExitKind::Internal)?;
+    std::fs::write(path, json)
+        .map_err(|e| Failure::msg(ExitKind::Usage, format!("cannot write the report to {}: {e}", path.display())))
+}
