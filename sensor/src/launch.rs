@@ -54,11 +54,12 @@ fn not_started(message: String, err: &io::Error) -> LaunchError {
 }
 
 /// Starts the application with `creds`, in `workdir`, with the sensor's environment
-/// (the image's), plus HOME from /etc/passwd when the environment has none.
+/// (the image's); unless `keep_home`, HOME is the user's from /etc/passwd (`/` without an entry).
 pub fn spawn(
     argv: &[String],
     workdir: Option<&str>,
     creds: &Credentials,
+    keep_home: bool,
 ) -> Result<Child, LaunchError> {
     let Some(program) = argv.first() else {
         return Err(LaunchError {
@@ -85,7 +86,7 @@ pub fn spawn(
 
     let mut command = Command::new(&resolved);
     command.arg0(program).args(&argv[1..]);
-    if std::env::var_os("HOME").is_none() {
+    if !keep_home {
         command.env("HOME", creds.home.as_deref().unwrap_or("/"));
     }
     let groups: Vec<Gid> = creds.groups.iter().map(|&g| Gid::from_raw(g)).collect();
@@ -162,19 +163,23 @@ mod tests {
         let argv = vec![
             "sh".to_string(),
             "-c".to_string(),
-            "[ \"$PWD\" = / ] && exit 7".to_string(),
+            "[ \"$PWD$HOME\" = // ] && exit 7".to_string(),
         ];
-        let status = spawn(&argv, Some("/"), &creds).unwrap().wait().unwrap();
+        let status = spawn(&argv, Some("/"), &creds, false)
+            .unwrap()
+            .wait()
+            .unwrap();
         assert_eq!(status.code(), Some(7));
-        let missing = spawn(&["rslim-no-such-program".to_string()], None, &creds).unwrap_err();
+        let missing =
+            spawn(&["rslim-no-such-program".to_string()], None, &creds, true).unwrap_err();
         assert_eq!(missing.exit_code, 127);
         assert!(
             missing.message.contains("not found in $PATH"),
             "{}",
             missing.message
         );
-        let bad_dir = spawn(&["true".to_string()], Some("/no/such/dir"), &creds).unwrap_err();
+        let bad_dir = spawn(&["true".to_string()], Some("/no/such/dir"), &creds, true).unwrap_err();
         assert_eq!(bad_dir.exit_code, 127, "{}", bad_dir.message);
-        assert!(spawn(&[], None, &creds).is_err());
+        assert!(spawn(&[], None, &creds, true).is_err());
     }
 }

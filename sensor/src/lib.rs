@@ -32,6 +32,11 @@ pub struct SensorConfig {
     pub mount_marks: Vec<String>,
     /// How long the application may take to exit after a stop signal before it is killed.
     pub stop_grace_secs: u64,
+    /// Whether the image's Env sets HOME. When it does not, the sensor sets HOME
+    /// to the user's home from /etc/passwd (`/` without an entry), as Docker would
+    /// for a container run as that user: Docker gives the sensor's root container HOME=/root.
+    #[serde(default)]
+    pub image_sets_home: bool,
     /// The image's StopSignal (e.g. `SIGWINCH` or `28`) when it is not one of
     /// TERM, INT or QUIT, which always start the stop protocol.
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -136,24 +136,28 @@ fn run() -> i32 {
         started.elapsed().as_secs_f64() * 1000.0
     );
 
-    let (app, stop_requested, code) =
-        match launch::spawn(&config.argv, config.workdir.as_deref(), &credentials) {
-            Ok(child) => {
-                let app_pid = nix::unistd::Pid::from_raw(child.id() as i32);
-                let grace = Duration::from_secs(config.stop_grace_secs);
-                let done = supervise::supervise(app_pid, &plan, &signals, grace);
-                let code = done.app.exit_code(SENSOR_FAILED);
-                (done.app, done.stop_requested, code)
-            }
-            Err(e) => {
-                eprintln!("rslim-sensor: {}", e.message);
-                (
-                    AppOutcome::NotStarted { error: e.message },
-                    false,
-                    e.exit_code,
-                )
-            }
-        };
+    let (app, stop_requested, code) = match launch::spawn(
+        &config.argv,
+        config.workdir.as_deref(),
+        &credentials,
+        config.image_sets_home,
+    ) {
+        Ok(child) => {
+            let app_pid = nix::unistd::Pid::from_raw(child.id() as i32);
+            let grace = Duration::from_secs(config.stop_grace_secs);
+            let done = supervise::supervise(app_pid, &plan, &signals, grace);
+            let code = done.app.exit_code(SENSOR_FAILED);
+            (done.app, done.stop_requested, code)
+        }
+        Err(e) => {
+            eprintln!("rslim-sensor: {}", e.message);
+            (
+                AppOutcome::NotStarted { error: e.message },
+                false,
+                e.exit_code,
+            )
+        }
+    };
     supervise::kill_remaining();
     let collected = reader.finish();
     errors.extend(collected.errors);

@@ -4,11 +4,12 @@
 use nix::errno::Errno;
 use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 use nix::sys::fanotify::{EventFFlags, Fanotify, FanotifyEvent, InitFlags, MarkFlags, MaskFlags};
+use nix::sys::stat::SFlag;
 use nix::unistd::pipe;
 use std::collections::BTreeSet;
 use std::fs::File;
 use std::io::Write;
-use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
 use std::thread::JoinHandle;
 
@@ -22,6 +23,8 @@ pub struct Collected {
     pub events: u64,
     pub overflows: u64,
     pub errors: Vec<String>,
+    /// Print every event to stderr (RSLIM_SENSOR_TRACE set in the container), for debugging.
+    trace: bool,
 }
 
 /// A fanotify group with its marks in place.
@@ -106,6 +109,12 @@ pub fn is_recordable(path: &[u8]) -> bool {
     path.first() == Some(&b'/') && !ours
 }
 
+/// Whether an open fd is a directory (fstat opens nothing, so it raises no event).
+pub fn is_directory(fd: BorrowedFd) -> bool {
+    nix::sys::stat::fstat(fd)
+        .is_ok_and(|st| SFlag::from_bits_truncate(st.st_mode) & SFlag::S_IFMT == SFlag::S_IFDIR)
+}
+
 impl Collected {
     fn record(&mut self, event: &FanotifyEvent, own_pid: i32) {
         self.events += 1;
@@ -129,11 +138,22 @@ impl Collected {
             }
         };
         let path = strip_deleted(link.as_os_str().as_bytes());
+        if self.trace {
+            eprintln!(
+                "rslim-sensor: trace pid={} mask={:?} dir={} {:?}",
+                event.pid(),
+                mask,
+                is_directory(fd),
+                link
+            );
+        }
         if !is_recordable(path) {
             return;
         }
         self.pids.insert(event.pid());
-        if mask.contains(MaskFlags::FAN_ONDIR) {
+        // Without FAN_REPORT_FID the kernel does not report FAN_ONDIR in the
+        // event mask, so the open fd itself says whether it is a directory.
+        if is_directory(fd) {
             self.dirs.insert(path.to_vec());
             return;
         }
@@ -199,7 +219,10 @@ fn read_batch(group: &Fanotify, collected: &mut Collected, own_pid: i32) -> Resu
 }
 
 fn read_until_stopped(group: Fanotify, stop: OwnedFd, own_pid: i32) -> Collected {
-    let mut collected = Collected::default();
+    let mut collected = Collected {
+        trace: std::env::var_os("RSLIM_SENSOR_TRACE").is_some(),
+        ..Collected::default()
+    };
     loop {
         match readable(&group, Some(&stop), PollTimeout::NONE) {
             Ok((_, true)) => break,
@@ -255,6 +278,12 @@ mod tests {
             path.as_os_str().as_bytes()
         );
         assert_ne!(link, path);
+    }
+
+    #[test]
+    fn directories_are_told_apart_from_files_by_their_fd() {
+        assert!(is_directory(File::open("/usr").unwrap().as_fd()));
+        assert!(!is_directory(File::open("/etc/passwd").unwrap().as_fd()));
     }
 
     #[test]
