@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use super::*;
+use crate::resolve::ldcache::EM_X86_64;
 use crate::resolve::tree::HostTree;
 
 fn run(command: &mut Command) {
@@ -312,4 +313,25 @@ fn each_file_is_parsed_once_per_resolver() {
         Some(&1)
     );
     assert!(reads.values().all(|&count| count == 1), "{reads:?}");
+}
+
+#[test]
+fn image_ld_so_conf_and_the_cache_ldconfig_builds_from_it_are_searched() {
+    let root = built_image();
+    std::fs::create_dir_all(root.path().join("etc")).unwrap();
+    std::fs::write(root.path().join("etc/ld.so.conf"), "/opt/extra\n").unwrap();
+    let tree = HostTree::new(root.path());
+
+    // No ld.so.cache yet: the directories of ld.so.conf stand in for it.
+    let conf_only = LibraryResolver::new(&tree, None);
+    assert!(conf_only.cache.entries.is_empty());
+    let closure = conf_only.closure(&program("runpath"));
+    assert!(closure.missing.is_empty(), "{:?}", closure.missing);
+    file(&closure, "/opt/extra/libbar.so");
+
+    run(Command::new("ldconfig").arg("-r").arg(root.path()));
+    let cached = LibraryResolver::new(&tree, None);
+    let bar: Vec<&Path> = cached.cache.lookup(b"libbar.so", true, EM_X86_64).collect();
+    assert_eq!(bar, [Path::new("/opt/extra/libbar.so")]);
+    assert_eq!(cached.closure(&program("runpath")), closure);
 }
