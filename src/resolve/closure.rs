@@ -319,3 +319,8 @@ impl<'t> LibraryResolver<'t> {
         info
     }
 }
+
+#[cfg(test)]
+mod built_tests;
+#[cfg(test)]
+mod tests;

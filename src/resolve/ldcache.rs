@@ -300,6 +300,26 @@ mod tests {
     }
 
     #[test]
+    fn finds_the_new_format_after_an_old_format_section() {
+        let new = std::fs::read("/etc/ld.so.cache").unwrap();
+        assert!(
+            new.starts_with(NEW_MAGIC),
+            "the host cache is expected in the new-only format"
+        );
+        // Old header (magic padded to 12, nlibs = 1) and one 12-byte entry; the
+        // new section then starts at the next multiple of 8 (32).
+        let mut combined = b"ld.so-1.7.0\0".to_vec();
+        combined.extend_from_slice(&1u32.to_le_bytes());
+        combined.extend_from_slice(&[0u8; OLD_ENTRY_LEN]);
+        combined.resize(32, 0);
+        combined.extend_from_slice(&new);
+        let alone = LdCache::parse(&new).unwrap();
+        let after_old = LdCache::parse(&combined).unwrap();
+        assert!(!alone.entries.is_empty());
+        assert_eq!(after_old.entries, alone.entries);
+    }
+
+    #[test]
     fn rejects_non_cache_bytes() {
         assert!(LdCache::parse(b"not a cache at all, clearly").is_none());
         assert!(LdCache::parse(NEW_MAGIC).is_none(), "header cut short");
