@@ -22,6 +22,7 @@ const PROGRAM: &str = r#"
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/xattr.h>
 #include <unistd.h>
 
 int main(int argc, char **argv) {
@@ -37,15 +38,21 @@ int main(int argc, char **argv) {
     stat("/app/hello", &self);
     readlink("/etc/link", target, sizeof target - 1);
     getcwd(cwd, sizeof cwd);
+    char capability[64];
+    long capability_len = getxattr("/app/hello", "security.capability", capability, sizeof capability);
     printf("message=%s greeting=%s args=%s,%s hardlink=%s link=%s cwd=%s "
-           "mode=%o owner=%d:%d self=%o deep=%s uid=%d\n",
+           "mode=%o owner=%d:%d self=%o deep=%s uid=%d capability=%ld:%02x\n",
            message, getenv("GREETING"), argc > 1 ? argv[1] : "", argc > 2 ? argv[2] : "",
            file.st_ino == hardlink.st_ino ? "same" : "different", target, cwd,
            file.st_mode & 07777, file.st_uid, file.st_gid, self.st_mode & 07777, deep,
-           getuid());
+           getuid(), capability_len, capability_len > 5 ? (unsigned char)capability[5] : 0);
     return 0;
 }
 "#;
+
+/// A `security.capability` xattr (revision 2, effective) granting
+/// CAP_NET_BIND_SERVICE (bit 10), as `setcap cap_net_bind_service+ep` writes it.
+const NET_BIND_SERVICE: [u8; 20] = [1, 0, 0, 2, 0, 4, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0];
 
 /// File content served from files on disk, keyed by a made-up reference.
 struct DiskSource {
@@ -151,7 +158,9 @@ fn docker_loads_runs_and_inspects_the_written_image() {
     let deep_file = format!("{deep_dir}/file");
 
     let mut files = HashMap::new();
-    let hello = disk_file(&mut files, "/app/hello", &binary, meta(0o4755, 0, 0));
+    let mut hello_meta = meta(0o4755, 0, 0);
+    hello_meta.xattrs = vec![("security.capability".to_owned(), NET_BIND_SERVICE.to_vec())];
+    let hello = disk_file(&mut files, "/app/hello", &binary, hello_meta);
     let message_file = disk_file(
         &mut files,
         "/etc/message",
@@ -225,7 +234,8 @@ fn docker_loads_runs_and_inspects_the_written_image() {
     assert_eq!(
         output.trim(),
         "message=slim world greeting=hi there args=first,second hardlink=same \
-         link=message cwd=/etc mode=640 owner=1000:1000 self=4755 deep=slim world uid=1000"
+         link=message cwd=/etc mode=640 owner=1000:1000 self=4755 deep=slim world uid=1000 \
+         capability=20:04"
     );
 
     let inspect: Value = serde_json::from_str(&docker(&["image", "inspect", IMAGE])).unwrap();
