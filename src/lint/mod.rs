@@ -1,1 +1,79 @@
-//! TODO
+//! `rslim lint`: check a Dockerfile against image-size and hygiene best
+//! practice.
+//!
+//! [`parse`] turns the text into instructions with their line numbers,
+//! [`model`] groups them into stages and splits RUN commands, and every
+//! entry of [`rules::RULES`] runs its check over that model. Nothing here
+//! touches the filesystem: the caller says whether a `.dockerignore` exists.
+
+mod checks;
+pub mod instruction;
+pub mod model;
+pub mod parse;
+pub mod render;
+pub mod rules;
+pub mod shell;
+pub mod text;
+
+use serde::Serialize;
+
+use crate::cli::Severity;
+pub use parse::{parse, Dockerfile, ParseError};
+use rules::{Hits, RULES};
+
+/// One rule violation, ready to print.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Finding {
+    pub id: &'static str,
+    pub severity: Severity,
+    /// The line of the offending part (the instruction's first line when
+    /// the problem is the instruction as a whole).
+    pub line: usize,
+    /// The keyword of the instruction, e.g. `RUN`.
+    pub instruction: String,
+    pub message: String,
+    pub fix: &'static str,
+    /// The offending line as written, trimmed.
+    pub source: String,
+}
+
+#[derive(Debug, Clone, Copy, Default)]
+pub struct LintOptions {
+    /// A `.dockerignore` applies to this Dockerfile's build context.
+    pub has_dockerignore: bool,
+}
+
+/// Lints Dockerfile `text`. Findings come sorted by line, then rule id.
+pub fn lint(text: &str, options: LintOptions) -> Result<Vec<Finding>, ParseError> {
+    let dockerfile = parse(text)?;
+    let analysis = model::Analysis::new(&dockerfile, options.has_dockerignore)?;
+    let lines: Vec<&str> = text.lines().collect();
+    let mut findings = Vec::new();
+    for rule in RULES {
+        let mut hits = Hits::default();
+        (rule.check)(&analysis, &mut hits);
+        for hit in hits.0 {
+            let message = match hit.detail {
+                Some(detail) => format!("{}: {detail}", rule.reason),
+                None => rule.reason.to_string(),
+            };
+            findings.push(Finding {
+                id: rule.id,
+                severity: rule.severity,
+                line: hit.line,
+                instruction: hit.keyword,
+                message,
+                fix: rule.fix,
+                source: lines.get(hit.line.wrapping_sub(1)).map_or("", |line| line.trim()).to_string(),
+            });
+        }
+    }
+    findings.sort_by(|a, b| (a.line, a.id).cmp(&(b.line, b.id)));
+    findings.dedup_by(|a, b| a.line == b.line && a.id == b.id && a.message == b.message);
+    Ok(findings)
+}
+
+/// Whether any finding is at or above `fail_on` (`Never` never fails).
+pub fn fails(findings: &[Finding], fail_on: Severity) -> bool {
+    fail_on != Severity::Never && findings.iter().any(|finding| finding.severity >= fail_on)
+}
