@@ -7,8 +7,12 @@ use crate::lint::{self, render, LintOptions};
 
 pub fn run(args: LintArgs) -> Result<ExitCode> {
     let path = &args.dockerfile;
-    let text = std::fs::read_to_string(path)
-        .map_err(|error| Failure::msg(ExitKind::Usage, format!("cannot read {}: {error}", path.display())))?;
+    let text = std::fs::read_to_string(path).map_err(|error| {
+        Failure::msg(
+            ExitKind::Usage,
+            format!("cannot read {}: {error}", path.display()),
+        )
+    })?;
     let options = LintOptions {
         has_dockerignore: has_dockerignore(path),
     };
@@ -29,7 +33,10 @@ pub fn run(args: LintArgs) -> Result<ExitCode> {
 /// BuildKit reads `<Dockerfile>.dockerignore` first, then `.dockerignore` in
 /// the context; the context is usually the Dockerfile's directory.
 fn has_dockerignore(dockerfile: &Path) -> bool {
-    let directory = dockerfile.parent().filter(|dir| !dir.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let directory = dockerfile
+        .parent()
+        .filter(|dir| !dir.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
     let mut own = dockerfile.as_os_str().to_owned();
     own.push(".dockerignore");
     Path::new(&own).is_file() || directory.join(".dockerignore").is_file()

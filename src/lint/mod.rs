@@ -64,7 +64,10 @@ pub fn lint(text: &str, options: LintOptions) -> Result<Vec<Finding>, ParseError
                 instruction: hit.keyword,
                 message,
                 fix: rule.fix,
-                source: lines.get(hit.line.wrapping_sub(1)).map_or("", |line| line.trim()).to_string(),
+                source: lines
+                    .get(hit.line.wrapping_sub(1))
+                    .map_or("", |line| line.trim())
+                    .to_string(),
             });
         }
     }

@@ -14,10 +14,15 @@ pub struct Step<'a> {
 }
 
 impl Step<'_> {
-    pub fn commands_of<'s>(&'s self, programs: &'s [&'s str]) -> impl Iterator<Item = &'s Command> + 's {
-        self.commands
-            .iter()
-            .filter(move |command| command.program().is_some_and(|program| programs.contains(&program)))
+    pub fn commands_of<'s>(
+        &'s self,
+        programs: &'s [&'s str],
+    ) -> impl Iterator<Item = &'s Command> + 's {
+        self.commands.iter().filter(move |command| {
+            command
+                .program()
+                .is_some_and(|program| programs.contains(&program))
+        })
     }
 }
 
@@ -35,7 +40,9 @@ pub struct Stage<'a> {
 
 impl Stage<'_> {
     pub fn named(&self, name: &str) -> bool {
-        self.alias.as_deref().is_some_and(|alias| alias.eq_ignore_ascii_case(name))
+        self.alias
+            .as_deref()
+            .is_some_and(|alias| alias.eq_ignore_ascii_case(name))
     }
 }
 
@@ -66,13 +73,19 @@ impl<'a> Analysis<'a> {
                 None => {
                     return Err(ParseError::new(
                         instruction.line,
-                        format!("{} comes before the first FROM: only ARG may", instruction.keyword),
+                        format!(
+                            "{} comes before the first FROM: only ARG may",
+                            instruction.keyword
+                        ),
                     ))
                 }
             }
         }
         if stages.is_empty() {
-            return Err(ParseError::new(1, "no FROM instruction: a Dockerfile needs at least one stage"));
+            return Err(ParseError::new(
+                1,
+                "no FROM instruction: a Dockerfile needs at least one stage",
+            ));
         }
         mark_shipping(&mut stages);
         Ok(Analysis {
@@ -127,7 +140,10 @@ fn mark_shipping(stages: &mut [Stage<'_>]) {
     loop {
         stages[current].ships = true;
         let base = stages[current].base.clone();
-        match stages[..current].iter().rposition(|stage| stage.named(&base)) {
+        match stages[..current]
+            .iter()
+            .rposition(|stage| stage.named(&base))
+        {
             Some(parent) => current = parent,
             None => break,
         }

@@ -175,7 +175,10 @@ fn heredoc_markers(args: &str) -> Vec<HeredocMarker> {
             Some(open) if c == open => quote = None,
             Some(_) => {}
             None if c == '\'' || c == '"' => quote = Some(c),
-            None if c == '<' && chars.get(index + 1) == Some(&'<') && chars.get(index + 2) != Some(&'<') => {
+            None if c == '<'
+                && chars.get(index + 1) == Some(&'<')
+                && chars.get(index + 2) != Some(&'<') =>
+            {
                 if let Some((marker, end)) = marker_at(&chars, index + 2) {
                     markers.push(marker);
                     index = end;

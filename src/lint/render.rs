@@ -12,11 +12,20 @@ pub fn text(file: &str, findings: &[Finding]) -> String {
             .and_then(|value| value.as_str().map(str::to_string))
             .unwrap_or_default();
         // Writing to a String cannot fail.
-        let _ = writeln!(out, "{file}:{} {} {severity}: {}", finding.line, finding.id, finding.message);
+        let _ = writeln!(
+            out,
+            "{file}:{} {} {severity}: {}",
+            finding.line, finding.id, finding.message
+        );
         let _ = writeln!(out, "  {:>4} | {}", finding.line, finding.source);
         let _ = writeln!(out, "  fix: {}", finding.fix);
     }
-    let _ = writeln!(out, "{} finding{}", findings.len(), if findings.len() == 1 { "" } else { "s" });
+    let _ = writeln!(
+        out,
+        "{} finding{}",
+        findings.len(),
+        if findings.len() == 1 { "" } else { "s" }
+    );
     out
 }
 

@@ -28,9 +28,9 @@ impl Command {
         let mut index = 0;
         while let Some(word) = self.words.get(index) {
             let text = word.text.as_str();
-            let is_assignment = text
-                .split_once('=')
-                .is_some_and(|(name, _)| !name.is_empty() && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_'));
+            let is_assignment = text.split_once('=').is_some_and(|(name, _)| {
+                !name.is_empty() && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+            });
             let is_wrapper_flag = index > 0 && text.starts_with('-') && self.is_wrapped_at(index);
             if is_assignment || WRAPPERS.contains(&basename(text)) || is_wrapper_flag {
                 index += 1;
@@ -49,7 +49,8 @@ impl Command {
 
     /// The program's base name, e.g. `apt-get` for `/usr/bin/apt-get`.
     pub fn program(&self) -> Option<&str> {
-        self.program_index().map(|index| basename(&self.words[index].text))
+        self.program_index()
+            .map(|index| basename(&self.words[index].text))
     }
 
     /// The words after the program.
@@ -65,7 +66,10 @@ impl Command {
 
     /// Whether the program is `sudo` (possibly after assignments).
     pub fn uses_sudo(&self) -> bool {
-        self.words.iter().take_while(|word| word.text.contains('=') || word.text == "sudo").any(|word| word.text == "sudo")
+        self.words
+            .iter()
+            .take_while(|word| word.text.contains('=') || word.text == "sudo")
+            .any(|word| word.text == "sudo")
     }
 
     pub fn has_arg(&self, candidates: &[&str]) -> bool {
@@ -76,7 +80,9 @@ impl Command {
 
     /// Arguments that are not options (do not start with `-`).
     pub fn operands(&self) -> impl Iterator<Item = &Word> {
-        self.args().iter().filter(|word| !word.text.starts_with('-'))
+        self.args()
+            .iter()
+            .filter(|word| !word.text.starts_with('-'))
     }
 }
 
@@ -109,7 +115,10 @@ impl Tokenizer {
             if let Some(open) = quote {
                 if c == open {
                     quote = None;
-                } else if c == '\\' && open == '"' && matches!(chars.peek(), Some((_, '"' | '\\' | '$'))) {
+                } else if c == '\\'
+                    && open == '"'
+                    && matches!(chars.peek(), Some((_, '"' | '\\' | '$')))
+                {
                     let (_, escaped) = chars.next().unwrap_or((offset, c));
                     self.word.push(escaped);
                 } else {
@@ -152,7 +161,9 @@ impl Tokenizer {
                     self.end_word();
                     let mut op = c.to_string();
                     while let Some(&(_, next)) = chars.peek() {
-                        if matches!(next, '<' | '>' | '&' | '-') || (op.ends_with('&') && next.is_ascii_digit()) {
+                        if matches!(next, '<' | '>' | '&' | '-')
+                            || (op.ends_with('&') && next.is_ascii_digit())
+                        {
                             op.push(next);
                             chars.next();
                         } else {
@@ -211,14 +222,21 @@ mod tests {
     use super::*;
 
     fn words(command: &Command) -> Vec<&str> {
-        command.words.iter().map(|word| word.text.as_str()).collect()
+        command
+            .words
+            .iter()
+            .map(|word| word.text.as_str())
+            .collect()
     }
 
     #[test]
     fn splits_commands_at_operators_and_keeps_lines() {
         let mut text = Spanned::default();
         text.push("apt-get update && ", 4);
-        text.push("  DEBIAN_FRONTEND=noninteractive apt-get install -y 'a b' \"c\"; ls | sort", 5);
+        text.push(
+            "  DEBIAN_FRONTEND=noninteractive apt-get install -y 'a b' \"c\"; ls | sort",
+            5,
+        );
         let commands = commands(&text);
         assert_eq!(commands.len(), 4);
         assert_eq!(words(&commands[0]), ["apt-get", "update"]);
@@ -244,6 +262,9 @@ mod tests {
         let command = &commands(&text)[0];
         assert!(command.uses_sudo());
         assert_eq!(command.program(), Some("apt-get"));
-        assert_eq!(command.operands().next().map(|w| w.text.as_str()), Some("install"));
+        assert_eq!(
+            command.operands().next().map(|w| w.text.as_str()),
+            Some("install")
+        );
     }
 }

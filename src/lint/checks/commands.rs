@@ -8,7 +8,9 @@ use crate::lint::rules::Hits;
 pub fn shell_form_command(analysis: &Analysis, hits: &mut Hits) {
     for (_, step) in all_steps(analysis) {
         let instruction = step.instruction;
-        if (instruction.is("CMD") || instruction.is("ENTRYPOINT")) && instruction.form == Form::Shell {
+        if (instruction.is("CMD") || instruction.is("ENTRYPOINT"))
+            && instruction.form == Form::Shell
+        {
             hits.at(instruction.line, instruction);
         }
     }
@@ -25,10 +27,17 @@ pub fn broken_exec_form(analysis: &Analysis, hits: &mut Hits) {
 pub fn repeated_command(analysis: &Analysis, hits: &mut Hits) {
     for stage in &analysis.stages {
         for keyword in ["CMD", "ENTRYPOINT"] {
-            let found: Vec<_> = stage.steps.iter().filter(|step| step.instruction.is(keyword)).collect();
+            let found: Vec<_> = stage
+                .steps
+                .iter()
+                .filter(|step| step.instruction.is(keyword))
+                .collect();
             if let Some((last, earlier)) = found.split_last() {
                 for step in earlier {
-                    let detail = format!("overridden by the {keyword} on line {}", last.instruction.line);
+                    let detail = format!(
+                        "overridden by the {keyword} on line {}",
+                        last.instruction.line
+                    );
                     hits.with(step.instruction.line, step.instruction, detail);
                 }
             }
@@ -42,7 +51,9 @@ pub fn curl_pipe_shell(analysis: &Analysis, hits: &mut Hits) {
     for (_, step) in all_steps(analysis) {
         for pair in step.commands.windows(2) {
             let downloads = matches!(pair[0].program(), Some("curl" | "wget"));
-            let into_shell = pair[1].program().is_some_and(|program| SHELLS.contains(&program));
+            let into_shell = pair[1]
+                .program()
+                .is_some_and(|program| SHELLS.contains(&program));
             if downloads && pair[0].piped && into_shell {
                 hits.at(pair[0].line(), step.instruction);
             }
@@ -58,12 +69,12 @@ pub fn sudo(analysis: &Analysis, hits: &mut Hits) {
     }
 }
 
-/// Only a RUN that starts with `cd`: a `cd` later in a chain often just
-/// follows a clone or an unpack within the same layer.
+/// Only a RUN that starts with `cd` (or is nothing but `cd`): a `cd` later
+/// in a chain often just follows a clone or an unpack within the same layer.
 pub fn run_cd(analysis: &Analysis, hits: &mut Hits) {
     for (_, step) in all_steps(analysis) {
         if let Some(first) = step.commands.first() {
-            if first.program() == Some("cd") && step.commands.len() > 1 {
+            if first.program() == Some("cd") {
                 hits.at(first.line(), step.instruction);
             }
         }

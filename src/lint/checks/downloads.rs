@@ -6,7 +6,11 @@ fn url(command: &Command) -> Option<&str> {
     command
         .operands()
         .map(|word| word.text.as_str())
-        .find(|text| ["http://", "https://", "ftp://"].iter().any(|scheme| text.starts_with(scheme)))
+        .find(|text| {
+            ["http://", "https://", "ftp://"]
+                .iter()
+                .any(|scheme| text.starts_with(scheme))
+        })
 }
 
 fn remote_name(command: &Command) -> Option<String> {
@@ -30,10 +34,16 @@ pub fn output_file(command: &Command) -> Option<String> {
                     output = value_after(index);
                 } else if text == "--remote-name" {
                     output = remote_name(command);
-                } else if let Some(cluster) = text.strip_prefix('-').filter(|rest| !rest.starts_with('-')) {
+                } else if let Some(cluster) =
+                    text.strip_prefix('-').filter(|rest| !rest.starts_with('-'))
+                {
                     if let Some(at) = cluster.find('o') {
                         let inline = &cluster[at + 1..];
-                        output = if inline.is_empty() { value_after(index) } else { Some(inline.to_string()) };
+                        output = if inline.is_empty() {
+                            value_after(index)
+                        } else {
+                            Some(inline.to_string())
+                        };
                     } else if cluster.contains('O') {
                         output = remote_name(command);
                     }
@@ -52,16 +62,24 @@ pub fn output_file(command: &Command) -> Option<String> {
                     directory = Some(value.to_string());
                 } else if text == "-P" {
                     directory = value_after(index);
-                } else if let Some(cluster) = text.strip_prefix('-').filter(|rest| !rest.starts_with('-')) {
+                } else if let Some(cluster) =
+                    text.strip_prefix('-').filter(|rest| !rest.starts_with('-'))
+                {
                     if let Some(at) = cluster.find('O') {
                         let inline = &cluster[at + 1..];
-                        output = if inline.is_empty() { value_after(index) } else { Some(inline.to_string()) };
+                        output = if inline.is_empty() {
+                            value_after(index)
+                        } else {
+                            Some(inline.to_string())
+                        };
                     }
                 }
             }
             let name = output.or_else(|| remote_name(command))?;
             match directory {
-                Some(directory) if !name.starts_with('/') && name != "-" => Some(format!("{directory}/{name}")),
+                Some(directory) if !name.starts_with('/') && name != "-" => {
+                    Some(format!("{directory}/{name}"))
+                }
                 _ => Some(name),
             }
         }
@@ -82,11 +100,23 @@ mod tests {
 
     #[test]
     fn finds_where_downloads_land() {
-        assert_eq!(output_of("curl -fsSLo /tmp/go.tgz https://x/go.tgz").as_deref(), Some("/tmp/go.tgz"));
-        assert_eq!(output_of("curl -fsSLO https://x/a/go.tgz?raw=1").as_deref(), Some("go.tgz"));
+        assert_eq!(
+            output_of("curl -fsSLo /tmp/go.tgz https://x/go.tgz").as_deref(),
+            Some("/tmp/go.tgz")
+        );
+        assert_eq!(
+            output_of("curl -fsSLO https://x/a/go.tgz?raw=1").as_deref(),
+            Some("go.tgz")
+        );
         assert_eq!(output_of("curl -fsSL https://x/go.tgz"), None);
-        assert_eq!(output_of("wget -q https://x/node.tar.xz").as_deref(), Some("node.tar.xz"));
+        assert_eq!(
+            output_of("wget -q https://x/node.tar.xz").as_deref(),
+            Some("node.tar.xz")
+        );
         assert_eq!(output_of("wget -qO- https://x/node.tar.xz"), None);
-        assert_eq!(output_of("wget -P /opt https://x/n.zip").as_deref(), Some("/opt/n.zip"));
+        assert_eq!(
+            output_of("wget -P /opt https://x/n.zip").as_deref(),
+            Some("/opt/n.zip")
+        );
     }
 }

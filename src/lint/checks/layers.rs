@@ -31,7 +31,9 @@ fn add_sources<'s>(analysis: &'s Analysis) -> impl Iterator<Item = (&'s Instruct
         .map(|step| step.instruction)
         .filter(|instruction| instruction.is("ADD"))
         .flat_map(|instruction| {
-            let sources = sources_and_destination(instruction).map(|(sources, _)| sources).unwrap_or_default();
+            let sources = sources_and_destination(instruction)
+                .map(|(sources, _)| sources)
+                .unwrap_or_default();
             sources.into_iter().map(move |source| (instruction, source))
         })
 }
@@ -56,13 +58,18 @@ pub fn add_url(analysis: &Analysis, hits: &mut Hits) {
 fn added_paths(step: &Step, workdir: &str) -> Vec<String> {
     let instruction = step.instruction;
     if instruction.is("COPY") || instruction.is("ADD") {
-        let Some((sources, destination)) = sources_and_destination(instruction) else { return Vec::new() };
+        let Some((sources, destination)) = sources_and_destination(instruction) else {
+            return Vec::new();
+        };
         let destination = absolute(workdir, &destination);
         let into_directory = instruction.args.text.trim_end().ends_with('/') || sources.len() > 1;
         return sources
             .iter()
             .map(|source| {
-                let whole = source == "." || source.ends_with('/') || source.contains('*') || source.starts_with("<<");
+                let whole = source == "."
+                    || source.ends_with('/')
+                    || source.contains('*')
+                    || source.starts_with("<<");
                 if into_directory && !whole {
                     format!("{destination}/{}", basename(source))
                 } else {
@@ -78,8 +85,13 @@ fn added_paths(step: &Step, workdir: &str) -> Vec<String> {
         .map(|file| absolute(workdir, &file))
         .collect();
     let lists = "/var/lib/apt/lists";
-    let updates = step.commands_of(&["apt-get", "apt"]).any(|command| command.has_arg(&["update"]));
-    if updates && !step_removes(step, "/", &format!("{lists}/partial")) && !instruction.caches(lists) {
+    let updates = step
+        .commands_of(&["apt-get", "apt"])
+        .any(|command| command.has_arg(&["update"]));
+    if updates
+        && !step_removes(step, "/", &format!("{lists}/partial"))
+        && !instruction.caches(lists)
+    {
         paths.push(lists.to_string());
     }
     paths.retain(|path| !step_removes(step, workdir, path));
@@ -98,13 +110,21 @@ pub fn removes_earlier_layer(analysis: &Analysis, hits: &mut Hits) {
             for (target, word) in removed_paths(step, &workdir) {
                 let earlier = added
                     .iter()
-                    .find(|(path, _)| removes(&target, path) || target.starts_with(&format!("{path}/")));
+                    .find(|(path, _)| removes(&target, path) || removes(path, &target));
                 if let Some((path, line)) = earlier {
-                    hits.with(word.line, step.instruction, format!("{path} was added on line {line}"));
+                    hits.with(
+                        word.line,
+                        step.instruction,
+                        format!("{path} was added on line {line}"),
+                    );
                 }
             }
             let line = step.instruction.line;
-            added.extend(added_paths(step, &workdir).into_iter().map(|path| (path, line)));
+            added.extend(
+                added_paths(step, &workdir)
+                    .into_iter()
+                    .map(|path| (path, line)),
+            );
             workdir = next_workdir(&workdir, step);
         }
     }
@@ -115,7 +135,9 @@ pub fn download_kept(analysis: &Analysis, hits: &mut Hits) {
         let mut workdir = "/".to_string();
         for step in &stage.steps {
             for command in &step.commands {
-                let Some(file) = output_file(command).filter(|file| is_archive(file)) else { continue };
+                let Some(file) = output_file(command).filter(|file| is_archive(file)) else {
+                    continue;
+                };
                 if !step_removes(step, &workdir, &absolute(&workdir, &file)) {
                     hits.with(command.line(), step.instruction, file);
                 }
@@ -129,8 +151,9 @@ fn copies_context(instruction: &Instruction) -> bool {
     let is_copy = instruction.is("COPY") || instruction.is("ADD");
     is_copy
         && instruction.flag("from").is_none()
-        && sources_and_destination(instruction)
-            .is_some_and(|(sources, _)| sources.iter().any(|source| source == "." || source == "./"))
+        && sources_and_destination(instruction).is_some_and(|(sources, _)| {
+            sources.iter().any(|source| source == "." || source == "./")
+        })
 }
 
 pub fn copy_context_unignored(analysis: &Analysis, hits: &mut Hits) {
@@ -138,7 +161,11 @@ pub fn copy_context_unignored(analysis: &Analysis, hits: &mut Hits) {
         return;
     }
     for stage in &analysis.stages {
-        for step in stage.steps.iter().filter(|step| copies_context(step.instruction)) {
+        for step in stage
+            .steps
+            .iter()
+            .filter(|step| copies_context(step.instruction))
+        {
             hits.at(step.instruction.line, step.instruction);
         }
     }
@@ -154,7 +181,9 @@ fn installs_dependencies(step: &Step) -> bool {
             (Some("pnpm" | "poetry" | "bundle" | "composer" | "pipenv"), ["install", ..]) => true,
             (Some("go"), ["mod", "download", ..]) => true,
             (Some("cargo"), ["fetch", ..]) => true,
-            (Some(program), _) if program.starts_with("pip") => command.has_arg(&["-r", "--requirement"]),
+            (Some(program), _) if program.starts_with("pip") => {
+                command.has_arg(&["-r", "--requirement"])
+            }
             _ => false,
         }
     })
@@ -166,8 +195,14 @@ pub fn copy_context_before_install(analysis: &Analysis, hits: &mut Hits) {
             if !copies_context(step.instruction) {
                 continue;
             }
-            if let Some(install) = stage.steps[index + 1..].iter().find(|later| installs_dependencies(later)) {
-                let detail = format!("dependencies are installed on line {}", install.instruction.line);
+            if let Some(install) = stage.steps[index + 1..]
+                .iter()
+                .find(|later| installs_dependencies(later))
+            {
+                let detail = format!(
+                    "dependencies are installed on line {}",
+                    install.instruction.line
+                );
                 hits.with(step.instruction.line, step.instruction, detail);
             }
         }
@@ -178,10 +213,17 @@ const RUNS_IN_A_ROW: usize = 3;
 
 pub fn consecutive_runs(analysis: &Analysis, hits: &mut Hits) {
     for stage in &analysis.stages {
-        for group in stage.steps.chunk_by(|a, b| a.instruction.is("RUN") == b.instruction.is("RUN")) {
+        for group in stage
+            .steps
+            .chunk_by(|a, b| a.instruction.is("RUN") == b.instruction.is("RUN"))
+        {
             if group[0].instruction.is("RUN") && group.len() >= RUNS_IN_A_ROW {
                 let last = group[group.len() - 1].instruction.line;
-                let detail = format!("{} RUN instructions in a row, lines {}-{last}", group.len(), group[0].instruction.line);
+                let detail = format!(
+                    "{} RUN instructions in a row, lines {}-{last}",
+                    group.len(),
+                    group[0].instruction.line
+                );
                 hits.with(group[0].instruction.line, group[0].instruction, detail);
             }
         }

@@ -9,9 +9,17 @@ use crate::lint::shell::commands;
 pub fn relative_workdir(analysis: &Analysis, hits: &mut Hits) {
     for (_, step) in all_steps(analysis) {
         let instruction = step.instruction;
-        let path = instruction.args.text.trim().trim_matches(|c| c == '"' || c == '\'');
+        let path = instruction
+            .args
+            .text
+            .trim()
+            .trim_matches(|c| c == '"' || c == '\'');
         let windows_drive = path.as_bytes().get(1) == Some(&b':');
-        if instruction.is("WORKDIR") && !path.starts_with('/') && !path.starts_with('$') && !windows_drive {
+        if instruction.is("WORKDIR")
+            && !path.starts_with('/')
+            && !path.starts_with('$')
+            && !windows_drive
+        {
             hits.with(instruction.line, instruction, path.to_string());
         }
     }
@@ -42,7 +50,10 @@ pub fn bad_expose(analysis: &Analysis, hits: &mut Hits) {
         if !step.instruction.is("EXPOSE") {
             continue;
         }
-        for word in commands(&step.instruction.args).iter().flat_map(|command| &command.words) {
+        for word in commands(&step.instruction.args)
+            .iter()
+            .flat_map(|command| &command.words)
+        {
             if let Some(problem) = expose_problem(&word.text) {
                 hits.with(word.line, step.instruction, problem);
             }
@@ -70,27 +81,53 @@ pub fn missing_healthcheck(analysis: &Analysis, hits: &mut Hits) {
     }
 }
 
-const SECRET_WORDS: &[&str] = &["PASSWORD", "PASSWD", "SECRET", "TOKEN", "API_KEY", "APIKEY", "PRIVATE_KEY", "ACCESS_KEY", "CREDENTIAL"];
+const SECRET_WORDS: &[&str] = &[
+    "PASSWORD",
+    "PASSWD",
+    "SECRET",
+    "TOKEN",
+    "API_KEY",
+    "APIKEY",
+    "PRIVATE_KEY",
+    "ACCESS_KEY",
+    "CREDENTIAL",
+];
 
 /// Names that point at a secret instead of holding it.
 const REFERENCE_SUFFIXES: &[&str] = &["_FILE", "_PATH", "_DIR"];
 
 fn is_secret_name(name: &str) -> bool {
     let upper = name.to_ascii_uppercase();
-    SECRET_WORDS.iter().any(|word| upper.contains(word)) && !REFERENCE_SUFFIXES.iter().any(|suffix| upper.ends_with(suffix))
+    SECRET_WORDS.iter().any(|word| upper.contains(word))
+        && !REFERENCE_SUFFIXES
+            .iter()
+            .any(|suffix| upper.ends_with(suffix))
 }
 
 /// The variable names an ENV or ARG defines, with their lines.
 fn defined_names(instruction: &Instruction) -> Vec<(String, usize)> {
-    let words: Vec<_> = commands(&instruction.args).into_iter().flat_map(|command| command.words).collect();
-    let legacy_env = instruction.is("ENV") && words.first().is_some_and(|word| !word.text.contains('='));
+    let words: Vec<_> = commands(&instruction.args)
+        .into_iter()
+        .flat_map(|command| command.words)
+        .collect();
+    let legacy_env =
+        instruction.is("ENV") && words.first().is_some_and(|word| !word.text.contains('='));
     if legacy_env {
         // `ENV NAME value with spaces`
-        return words.first().map(|word| (word.text.clone(), word.line)).into_iter().collect();
+        return words
+            .first()
+            .map(|word| (word.text.clone(), word.line))
+            .into_iter()
+            .collect();
     }
     words
         .iter()
-        .map(|word| (word.text.split('=').next().unwrap_or_default().to_string(), word.line))
+        .map(|word| {
+            (
+                word.text.split('=').next().unwrap_or_default().to_string(),
+                word.line,
+            )
+        })
         .collect()
 }
 

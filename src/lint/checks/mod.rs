@@ -11,7 +11,9 @@ use super::model::{Analysis, Stage, Step};
 use super::shell::Word;
 
 /// Every step of every stage.
-fn all_steps<'s, 'a>(analysis: &'s Analysis<'a>) -> impl Iterator<Item = (&'s Stage<'a>, &'s Step<'a>)> {
+fn all_steps<'s, 'a>(
+    analysis: &'s Analysis<'a>,
+) -> impl Iterator<Item = (&'s Stage<'a>, &'s Step<'a>)> {
     analysis
         .stages
         .iter()
@@ -27,13 +29,15 @@ fn shipped_steps<'s, 'a>(analysis: &'s Analysis<'a>) -> impl Iterator<Item = &'s
 }
 
 const ARCHIVE_SUFFIXES: &[&str] = &[
-    ".tar", ".tar.gz", ".tgz", ".tar.bz2", ".tbz2", ".tar.xz", ".txz", ".tar.zst", ".zip", ".gz", ".xz",
-    ".bz2", ".zst", ".deb", ".rpm", ".apk",
+    ".tar", ".tar.gz", ".tgz", ".tar.bz2", ".tbz2", ".tar.xz", ".txz", ".tar.zst", ".zip", ".gz",
+    ".xz", ".bz2", ".zst", ".deb", ".rpm", ".apk",
 ];
 
 fn is_archive(path: &str) -> bool {
     let lower = path.to_ascii_lowercase();
-    ARCHIVE_SUFFIXES.iter().any(|suffix| lower.ends_with(suffix))
+    ARCHIVE_SUFFIXES
+        .iter()
+        .any(|suffix| lower.ends_with(suffix))
 }
 
 /// `path` made absolute against `workdir`, with `.` parts and trailing `/` removed.
@@ -50,11 +54,31 @@ fn absolute(workdir: &str, path: &str) -> String {
     format!("/{}", parts.join("/"))
 }
 
-/// Whether removing `target` (which may end in a glob) deletes `path`.
+/// Whether removing `target` (absolute, may hold `*` and `?` globs) deletes
+/// `path`: the path is the target or lies below it.
 fn removes(target: &str, path: &str) -> bool {
-    match target.find(['*', '?', '[']) {
-        Some(glob) => path.starts_with(&target[..glob]),
-        None => path == target || path.starts_with(&format!("{}/", target.trim_end_matches('/'))),
+    let target_parts: Vec<&str> = target.split('/').filter(|part| !part.is_empty()).collect();
+    let path_parts: Vec<&str> = path.split('/').filter(|part| !part.is_empty()).collect();
+    path_parts.len() >= target_parts.len()
+        && target_parts
+            .iter()
+            .zip(&path_parts)
+            .all(|(pattern, part)| glob_matches(pattern.as_bytes(), part.as_bytes()))
+}
+
+/// Shell wildcard match of one path component (`*` and `?`).
+fn glob_matches(pattern: &[u8], name: &[u8]) -> bool {
+    match (pattern.first(), name.first()) {
+        (None, None) => true,
+        (Some(b'*'), _) => {
+            glob_matches(&pattern[1..], name)
+                || (!name.is_empty() && glob_matches(pattern, &name[1..]))
+        }
+        (Some(b'?'), Some(_)) => glob_matches(&pattern[1..], &name[1..]),
+        (Some(expected), Some(actual)) if expected == actual => {
+            glob_matches(&pattern[1..], &name[1..])
+        }
+        _ => false,
     }
 }
 
@@ -98,5 +122,13 @@ mod tests {
         assert!(!removes("/tm", "/tmp/x.tgz"));
         assert!(is_archive("Go1.22.Linux-amd64.TAR.GZ"));
         assert!(!is_archive("app.jar"));
+        assert!(removes("/*.deb", "/pkg.deb"));
+        assert!(!removes("/*.deb", "/tmp/go.tar.gz"));
+        assert!(removes(
+            "/var/lib/apt/lists/*",
+            "/var/lib/apt/lists/partial"
+        ));
+        assert!(!removes("/var/lib/apt/lists/*", "/var/lib/apt/lists"));
+        assert!(removes("/app/b?ild", "/app/build/cache"));
     }
 }
