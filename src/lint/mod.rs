@@ -80,3 +80,22 @@ pub fn lint(text: &str, options: LintOptions) -> Result<Vec<Finding>, ParseError
 pub fn fails(findings: &[Finding], fail_on: Severity) -> bool {
     fail_on != Severity::Never && findings.iter().any(|finding| finding.severity >= fail_on)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn findings_point_at_the_offending_line_and_fail_by_severity() {
+        let text = "FROM debian:12\nRUN apt-get update \\\n  && apt-get install curl \\\n  && rm -rf /var/lib/apt/lists/*\nUSER 1000\n";
+        let findings = lint(text, LintOptions::default()).unwrap();
+        let ids: Vec<(usize, &str)> = findings.iter().map(|f| (f.line, f.id)).collect();
+        assert_eq!(ids, [(3, "RS009"), (3, "RS010")]);
+        assert_eq!(findings[0].source, "&& apt-get install curl \\");
+        assert_eq!(findings[0].instruction, "RUN");
+        assert!(fails(&findings, Severity::Error));
+        assert!(!fails(&findings, Severity::Never));
+        assert!(!fails(&findings[1..], Severity::Error));
+        assert!(fails(&findings[1..], Severity::Info));
+    }
+}

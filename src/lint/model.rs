@@ -182,3 +182,36 @@ fn run_commands(instruction: &Instruction) -> Vec<Command> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::lint::parse::parse;
+
+    #[test]
+    fn only_the_final_stage_and_its_bases_ship() {
+        let file = parse("ARG V=1\nFROM a:1 AS build\nFROM b:1 AS base\nRUN x\nFROM base AS final\nRUN <<EOF\nset -e\napt-get update\nEOF\n").unwrap();
+        let analysis = Analysis::new(&file, false).unwrap();
+        assert_eq!(analysis.global_args.len(), 1);
+        let shipping: Vec<bool> = analysis.stages.iter().map(|stage| stage.ships).collect();
+        assert_eq!(shipping, [false, true, true]);
+        let chain: Vec<usize> = analysis.final_chain().map(|stage| stage.index).collect();
+        assert_eq!(chain, [2, 1]);
+        let heredoc_run = &analysis.stages[2].steps[0];
+        let lines: Vec<usize> = heredoc_run.commands.iter().map(Command::line).collect();
+        assert_eq!(lines, [7, 8]);
+    }
+
+    #[test]
+    fn structure_errors_name_the_line() {
+        let before_from = parse("ARG A\nRUN x\nFROM a:1\n").unwrap();
+        assert_eq!(Analysis::new(&before_from, false).unwrap_err().line, 2);
+        let bad_from = parse("FROM a:1 AS\n").unwrap();
+        assert_eq!(Analysis::new(&bad_from, false).unwrap_err().line, 1);
+        let no_from = parse("ARG A\n").unwrap();
+        assert!(Analysis::new(&no_from, false)
+            .unwrap_err()
+            .message
+            .contains("no FROM"));
+    }
+}

@@ -74,7 +74,7 @@ pub static RULES: &[Rule] = &[
         id: "RS004",
         severity: Warning,
         reason: "base image is not pinned: the build changes whenever the tag moves",
-        fix: "pin a version tag or digest: FROM debian:12.5-slim or FROM image@sha256:...",
+        fix: "pin a version tag or digest: FROM debian:12.5-slim or FROM image@sha256:DIGEST",
         check: stages::unpinned_base,
     },
     Rule {
@@ -95,7 +95,7 @@ pub static RULES: &[Rule] = &[
         id: "RS007",
         severity: Warning,
         reason: "ADD of a URL leaves the download in its own layer, unverified and never removable",
-        fix: "download in a RUN that also unpacks and deletes it, or use ADD --checksum=sha256:...",
+        fix: "download in a RUN that also unpacks and deletes it, or use ADD --checksum=sha256:HASH",
         check: layers::add_url,
     },
     Rule {
@@ -291,4 +291,37 @@ pub static RULES: &[Rule] = &[
 
 pub fn rule(id: &str) -> Option<&'static Rule> {
     RULES.iter().find(|rule| rule.id == id)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_are_unique_and_in_order() {
+        for (index, rule) in RULES.iter().enumerate() {
+            assert_eq!(rule.id, format!("RS{:03}", index + 1));
+            assert!(
+                !rule.reason.ends_with('.') && !rule.fix.ends_with('.'),
+                "{}",
+                rule.id
+            );
+        }
+        assert!(RULES.len() >= 20);
+    }
+
+    #[test]
+    fn docs_list_every_rule_with_its_severity() {
+        let docs = include_str!("../../docs/lint.md");
+        for rule in RULES {
+            let severity = serde_json::to_value(rule.severity).unwrap();
+            let row = format!(
+                "| {} | {} | {} |",
+                rule.id,
+                severity.as_str().unwrap(),
+                rule.reason
+            );
+            assert!(docs.contains(&row), "docs/lint.md lacks {row}");
+        }
+    }
 }
