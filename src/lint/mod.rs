@@ -98,4 +98,25 @@ mod tests {
         assert!(!fails(&findings[1..], Severity::Error));
         assert!(fails(&findings[1..], Severity::Info));
     }
+
+    /// Every prefix of every corpus file (cut at a line or mid-line) either
+    /// lints or is a parse error: never a panic.
+    #[test]
+    fn truncated_corpus_files_never_panic() {
+        let corpus = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/lint-corpus");
+        let mut checked = 0;
+        for entry in std::fs::read_dir(corpus).unwrap() {
+            let path = entry.unwrap().path();
+            if path.extension().is_none_or(|ext| ext != "Dockerfile") {
+                continue;
+            }
+            let text = std::fs::read_to_string(&path).unwrap();
+            let cuts = text.char_indices().map(|(index, _)| index).step_by(7);
+            for cut in cuts {
+                let _ = lint(&text[..cut], LintOptions::default());
+                checked += 1;
+            }
+        }
+        assert!(checked > 100);
+    }
 }

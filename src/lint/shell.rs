@@ -22,6 +22,11 @@ pub struct Command {
 /// Words that run the rest of the line as a command.
 const WRAPPERS: &[&str] = &["sudo", "env", "exec", "time", "nohup", "command"];
 
+/// Shell keywords that can precede a command (`if ...; then apk add ...`).
+const KEYWORDS: &[&str] = &[
+    "if", "then", "else", "elif", "while", "until", "do", "!", "{",
+];
+
 impl Command {
     /// Index of the program word, after assignments and wrappers like `sudo`.
     fn program_index(&self) -> Option<usize> {
@@ -32,7 +37,8 @@ impl Command {
                 !name.is_empty() && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
             });
             let is_wrapper_flag = index > 0 && text.starts_with('-') && self.is_wrapped_at(index);
-            if is_assignment || WRAPPERS.contains(&basename(text)) || is_wrapper_flag {
+            let skippable = WRAPPERS.contains(&basename(text)) || KEYWORDS.contains(&text);
+            if is_assignment || skippable || is_wrapper_flag {
                 index += 1;
             } else {
                 return Some(index);
@@ -68,7 +74,11 @@ impl Command {
     pub fn uses_sudo(&self) -> bool {
         self.words
             .iter()
-            .take_while(|word| word.text.contains('=') || word.text == "sudo")
+            .take_while(|word| {
+                word.text.contains('=')
+                    || word.text == "sudo"
+                    || KEYWORDS.contains(&word.text.as_str())
+            })
             .any(|word| word.text == "sudo")
     }
 
@@ -246,6 +256,23 @@ mod tests {
         assert_eq!(words(&commands[1])[3..], ["-y", "a b", "c"]);
         assert!(commands[2].piped);
         assert!(!commands[3].piped);
+    }
+
+    #[test]
+    fn skips_shell_keywords_before_the_program() {
+        let text = Spanned::new("if [ -n \"$X\" ]; then apk add git; fi", 1);
+        let programs: Vec<_> = commands(&text)
+            .iter()
+            .map(|c| c.program().map(str::to_string))
+            .collect();
+        assert_eq!(
+            programs,
+            [
+                Some("[".to_string()),
+                Some("apk".to_string()),
+                Some("fi".to_string())
+            ]
+        );
     }
 
     #[test]

@@ -25,7 +25,9 @@ impl Spanned {
     /// The physical line that byte `offset` came from.
     pub fn line_at(&self, offset: usize) -> usize {
         let index = self.marks.partition_point(|&(start, _)| start <= offset);
-        self.marks[index.saturating_sub(1)].1
+        self.marks
+            .get(index.saturating_sub(1))
+            .map_or(0, |&(_, line)| line)
     }
 
     pub fn first_line(&self) -> usize {

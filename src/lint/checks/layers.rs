@@ -2,6 +2,7 @@
 //! context copies and layer count.
 
 use super::downloads::output_file;
+use super::packages::caches_left;
 use super::{absolute, is_archive, next_workdir, removed_paths, removes, step_removes};
 use crate::lint::instruction::Instruction;
 use crate::lint::model::{Analysis, Stage, Step};
@@ -61,8 +62,8 @@ fn added_paths(step: &Step, workdir: &str) -> Vec<String> {
         let Some((sources, destination)) = sources_and_destination(instruction) else {
             return Vec::new();
         };
+        let into_directory = destination.ends_with('/') || sources.len() > 1;
         let destination = absolute(workdir, &destination);
-        let into_directory = instruction.args.text.trim_end().ends_with('/') || sources.len() > 1;
         return sources
             .iter()
             .map(|source| {
@@ -84,16 +85,7 @@ fn added_paths(step: &Step, workdir: &str) -> Vec<String> {
         .filter_map(output_file)
         .map(|file| absolute(workdir, &file))
         .collect();
-    let lists = "/var/lib/apt/lists";
-    let updates = step
-        .commands_of(&["apt-get", "apt"])
-        .any(|command| command.has_arg(&["update"]));
-    if updates
-        && !step_removes(step, "/", &format!("{lists}/partial"))
-        && !instruction.caches(lists)
-    {
-        paths.push(lists.to_string());
-    }
+    paths.extend(caches_left(step).into_iter().map(str::to_string));
     paths.retain(|path| !step_removes(step, workdir, path));
     paths
 }

@@ -240,6 +240,29 @@ pub fn npm_cache_kept(analysis: &Analysis, hits: &mut Hits) {
     }
 }
 
+/// Package-manager caches a step writes into its layer and does not clean.
+pub(super) fn caches_left(step: &Step) -> Vec<&'static str> {
+    let apt_lists = apt_commands(step, &["update"]).next().is_some();
+    let apk_cache = step.commands_of(&["apk"]).any(|command| {
+        matches!(subcommand(command), Some("add" | "update")) && !command.has_arg(&["--no-cache"])
+    });
+    let pip_cache = step.commands.iter().any(|command| {
+        is_pip(command)
+            && command.operands().any(|word| word.text == "install")
+            && !command.has_arg(&["--no-cache-dir"])
+    });
+    [
+        (apt_lists, "/var/lib/apt/lists"),
+        (apk_cache, "/var/cache/apk"),
+        (pip_cache, "/root/.cache/pip"),
+    ]
+    .into_iter()
+    .filter(|&(written, path)| written && !step.instruction.caches(path))
+    .map(|(_, path)| path)
+    .filter(|path| !step_removes(step, "/", &format!("{path}/x")))
+    .collect()
+}
+
 const TOOLCHAIN: &[&str] = &[
     "gcc",
     "g++",
