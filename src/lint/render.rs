@@ -3,14 +3,22 @@
 use std::fmt::Write;
 
 use super::Finding;
+use crate::cli::Severity;
+
+/// The lowercase name used in text and JSON output.
+pub fn label(severity: Severity) -> &'static str {
+    match severity {
+        Severity::Info => "info",
+        Severity::Warning => "warning",
+        Severity::Error => "error",
+        Severity::Never => "never",
+    }
+}
 
 pub fn text(file: &str, findings: &[Finding]) -> String {
     let mut out = String::new();
     for finding in findings {
-        let severity = serde_json::to_value(finding.severity)
-            .ok()
-            .and_then(|value| value.as_str().map(str::to_string))
-            .unwrap_or_default();
+        let severity = label(finding.severity);
         // Writing to a String cannot fail.
         let _ = writeln!(
             out,
