@@ -1,0 +1,42 @@
+//! Printing findings: `file:line ID severity: message`, the line, the fix.
+
+use std::fmt::Write;
+
+use super::Finding;
+use crate::cli::Severity;
+
+/// The lowercase name used in text and JSON output.
+pub fn label(severity: Severity) -> &'static str {
+    match severity {
+        Severity::Info => "info",
+        Severity::Warning => "warning",
+        Severity::Error => "error",
+        Severity::Never => "never",
+    }
+}
+
+pub fn text(file: &str, findings: &[Finding]) -> String {
+    let mut out = String::new();
+    for finding in findings {
+        let severity = label(finding.severity);
+        // Writing to a String cannot fail.
+        let _ = writeln!(
+            out,
+            "{file}:{} {} {severity}: {}",
+            finding.line, finding.id, finding.message
+        );
+        let _ = writeln!(out, "  {:>4} | {}", finding.line, finding.source);
+        let _ = writeln!(out, "  fix: {}", finding.fix);
+    }
+    let _ = writeln!(
+        out,
+        "{} finding{}",
+        findings.len(),
+        if findings.len() == 1 { "" } else { "s" }
+    );
+    out
+}
+
+pub fn json(findings: &[Finding]) -> String {
+    serde_json::to_string_pretty(findings).expect("findings serialize to JSON")
+}
