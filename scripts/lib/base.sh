@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # The base image debian:bookworm-slim, made locally with debootstrap when it
 # cannot be pulled, and the tarball cache it is made from. Sourced by scripts/setup.
 

@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Shared helpers for scripts/setup: logging, failure, and per-step timing.
 # Sourced, not executed.
 

@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Host packages and the Docker daemon. Sourced by scripts/setup.
 
 install_host_packages() {

@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Example and fixture images built from Dockerfiles. Sourced by scripts/setup.
 
 # How `docker build` reaches the Debian mirror: the default bridge network
