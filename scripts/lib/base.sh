@@ -107,6 +107,8 @@ ensure_noentry_fixture() {
         log "$tag present"
         return
     fi
+    local previous
+    previous=$(docker image inspect -f '{{.Id}}' "$tag" 2>/dev/null || true)
     if [[ -s $BASE_TARBALL ]]; then
         docker import -c "ENV PATH=$BASE_PATH" "$BASE_TARBALL" "$tag" >/dev/null
     else
@@ -116,5 +118,6 @@ ensure_noentry_fixture() {
         docker export "$container" | docker import -c "ENV PATH=$BASE_PATH" - "$tag" >/dev/null
         docker rm "$container" >/dev/null
     fi
+    remove_if_dangling "$previous"
     log "made $tag"
 }

@@ -27,16 +27,32 @@ build_image() {
         log "$tag present"
         return
     fi
-    probe_build_network
-    local started=$SECONDS build_log
+    local network=default
+    # only builds that download packages need to know how containers reach the mirror
+    if grep -q 'apt-get' "$context/Dockerfile"; then
+        probe_build_network
+        network=$BUILD_NETWORK
+    fi
+    local started=$SECONDS build_log previous
+    previous=$(docker image inspect -f '{{.Id}}' "$tag" 2>/dev/null || true)
     build_log=$(mktemp)
-    if ! docker build --network "$BUILD_NETWORK" -t "$tag" "$context" >"$build_log" 2>&1; then
+    if ! docker build --network "$network" -t "$tag" "$context" >"$build_log" 2>&1; then
         tail -n 40 "$build_log" >&2
         rm -f "$build_log"
         die "docker build of $tag from $context failed (output above)"
     fi
     rm -f "$build_log"
+    remove_if_dangling "$previous"
     log "built $tag ($(image_size "$tag")) in $((SECONDS - started))s"
+}
+
+# A rebuild leaves the old image untagged; drop it unless something still uses it.
+remove_if_dangling() {
+    local id=$1
+    [[ -n $id ]] || return 0
+    if [[ $(docker image inspect -f '{{len .RepoTags}}' "$id" 2>/dev/null) == 0 ]]; then
+        docker image rm "$id" >/dev/null 2>&1 || true
+    fi
 }
 
 image_size() {
