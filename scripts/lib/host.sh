@@ -24,8 +24,13 @@ ensure_docker_daemon() {
         return
     fi
     command -v dockerd >/dev/null 2>&1 || die "dockerd not found; install docker.io"
-    log "starting dockerd (log: $DOCKERD_LOG)"
-    nohup dockerd >>"$DOCKERD_LOG" 2>&1 </dev/null &
+    # the package's init script may have started one already: wait for it instead of racing it
+    if pgrep -x dockerd >/dev/null 2>&1; then
+        log "dockerd is running but not answering yet; waiting"
+    else
+        log "starting dockerd (log: $DOCKERD_LOG)"
+        nohup dockerd >>"$DOCKERD_LOG" 2>&1 </dev/null &
+    fi
     local deadline=$((SECONDS + DOCKERD_TIMEOUT))
     until docker info >/dev/null 2>&1; do
         if ((SECONDS >= deadline)); then
