@@ -79,7 +79,7 @@ make_base_tarball() {
     slim_rootfs "$staging"
     # /dev, /proc and /sys are provided by the runtime; images ship them empty
     tar --numeric-owner --xattrs -C "$staging" \
-        --exclude=./dev/* --exclude=./proc/* --exclude=./sys/* \
+        --exclude='./dev/*' --exclude='./proc/*' --exclude='./sys/*' \
         -cf "$BASE_TARBALL.tmp" . || die "could not write $BASE_TARBALL"
     mv "$BASE_TARBALL.tmp" "$BASE_TARBALL"
     rm -rf "$staging"
