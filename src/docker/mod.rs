@@ -5,11 +5,14 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
-use bollard::models::{ContainerCreateBody, ContainerInspectResponse, HostConfig, ImageInspect, PortBinding};
+use bollard::models::{
+    ContainerCreateBody, ContainerInspectResponse, HostConfig, ImageInspect, PortBinding,
+};
 use bollard::query_parameters::{
     CreateContainerOptionsBuilder, CreateImageOptionsBuilder, DownloadFromContainerOptionsBuilder,
-    ImportImageOptionsBuilder, KillContainerOptionsBuilder, LogsOptionsBuilder, RemoveContainerOptionsBuilder,
-    TagImageOptionsBuilder, UploadToContainerOptionsBuilder, WaitContainerOptionsBuilder,
+    ImportImageOptionsBuilder, KillContainerOptionsBuilder, LogsOptionsBuilder,
+    RemoveContainerOptionsBuilder, TagImageOptionsBuilder, UploadToContainerOptionsBuilder,
+    WaitContainerOptionsBuilder,
 };
 use bytes::Bytes;
 use futures_util::{StreamExt, TryStreamExt};
@@ -47,7 +50,8 @@ impl Docker {
             .fail_with(ExitKind::DaemonUnreachable)?
             .with_timeout(Duration::from_secs(600));
         let unreachable = |e: bollard::errors::Error| {
-            let host = std::env::var("DOCKER_HOST").unwrap_or_else(|_| "unix:///var/run/docker.sock".into());
+            let host = std::env::var("DOCKER_HOST")
+                .unwrap_or_else(|_| "unix:///var/run/docker.sock".into());
             Failure::msg(
                 ExitKind::DaemonUnreachable,
                 format!("cannot reach the Docker daemon at {host}: {e} (is dockerd running?)"),
@@ -56,7 +60,10 @@ impl Docker {
         match tokio::time::timeout(Duration::from_secs(10), api.ping()).await {
             Ok(Ok(_)) => Ok(Docker { api }),
             Ok(Err(e)) => Err(unreachable(e)),
-            Err(_) => Err(Failure::msg(ExitKind::DaemonUnreachable, "the Docker daemon did not answer within 10 s")),
+            Err(_) => Err(Failure::msg(
+                ExitKind::DaemonUnreachable,
+                "the Docker daemon did not answer within 10 s",
+            )),
         }
     }
 
@@ -72,11 +79,17 @@ impl Docker {
 
     pub async fn pull_image(&self, image: &str) -> Result<()> {
         let (name, tag) = split_reference(image);
-        let options = CreateImageOptionsBuilder::default().from_image(name).tag(tag).build();
+        let options = CreateImageOptionsBuilder::default()
+            .from_image(name)
+            .tag(tag)
+            .build();
         let mut progress = self.api.create_image(Some(options), None, None);
         while let Some(step) = progress.next().await {
             step.map_err(|e| {
-                Failure::msg(ExitKind::ImageNotFound, format!("cannot pull {image}: {}", short_error(&e)))
+                Failure::msg(
+                    ExitKind::ImageNotFound,
+                    format!("cannot pull {image}: {}", short_error(&e)),
+                )
             })?;
         }
         Ok(())
@@ -88,7 +101,8 @@ impl Docker {
         let mut stream = self.api.export_image(image);
         let mut written = 0u64;
         while let Some(chunk) = stream.next().await {
-            let chunk = chunk.map_err(|e| api_failure(format!("cannot export image {image}"), e))?;
+            let chunk =
+                chunk.map_err(|e| api_failure(format!("cannot export image {image}"), e))?;
             out.write_all(&chunk).await.fail_with(ExitKind::Internal)?;
             written += chunk.len() as u64;
         }
@@ -106,7 +120,9 @@ impl Docker {
             Ok::<_, std::io::Error>((n > 0).then_some((Bytes::from(buf), file)))
         });
         let options = ImportImageOptionsBuilder::default().quiet(true).build();
-        let mut progress = self.api.import_image(options, bollard::body_try_stream(chunks), None);
+        let mut progress = self
+            .api
+            .import_image(options, bollard::body_try_stream(chunks), None);
         while let Some(step) = progress.next().await {
             step.map_err(|e| api_failure("the daemon refused the slim image".into(), e))?;
         }
@@ -115,7 +131,10 @@ impl Docker {
 
     pub async fn tag_image(&self, image: &str, reference: &str) -> Result<()> {
         let (repo, tag) = split_reference(reference);
-        let options = TagImageOptionsBuilder::default().repo(repo).tag(tag).build();
+        let options = TagImageOptionsBuilder::default()
+            .repo(repo)
+            .tag(tag)
+            .build();
         self.api
             .tag_image(image, Some(options))
             .await
@@ -141,7 +160,10 @@ impl Docker {
             user: spec.user.clone(),
             working_dir: spec.working_dir.clone(),
             exposed_ports: Some(exposed),
-            labels: Some(HashMap::from([(OWNER_LABEL.to_string(), std::process::id().to_string())])),
+            labels: Some(HashMap::from([(
+                OWNER_LABEL.to_string(),
+                std::process::id().to_string(),
+            )])),
             host_config: Some(HostConfig {
                 port_bindings: Some(bindings),
                 cap_add: Some(spec.cap_add.clone()),
@@ -149,12 +171,16 @@ impl Docker {
             }),
             ..Default::default()
         };
-        let options = CreateContainerOptionsBuilder::default().name(&spec.name).build();
+        let options = CreateContainerOptionsBuilder::default()
+            .name(&spec.name)
+            .build();
         let created = self
             .api
             .create_container(Some(options), body)
             .await
-            .map_err(|e| api_failure(format!("cannot create a container from {}", spec.image), e))?;
+            .map_err(|e| {
+                api_failure(format!("cannot create a container from {}", spec.image), e)
+            })?;
         Ok(created.id)
     }
 
@@ -182,7 +208,11 @@ impl Docker {
     }
 
     /// Host port published for `container_port/tcp`, once the container runs.
-    pub async fn published_port(&self, container: &str, container_port: u16) -> Result<Option<u16>> {
+    pub async fn published_port(
+        &self,
+        container: &str,
+        container_port: u16,
+    ) -> Result<Option<u16>> {
         let inspect = self.inspect_container(container).await?;
         let key = format!("{container_port}/tcp");
         Ok(inspect
@@ -196,24 +226,36 @@ impl Docker {
     }
 
     pub async fn kill_container(&self, container: &str, signal: &str) -> Result<()> {
-        let options = KillContainerOptionsBuilder::default().signal(signal).build();
+        let options = KillContainerOptionsBuilder::default()
+            .signal(signal)
+            .build();
         match self.api.kill_container(container, Some(options)).await {
             // 409: it is not running any more, which is what we wanted.
             Err(e) if status(&e) == Some(409) => Ok(()),
-            other => other.map_err(|e| api_failure("cannot signal the profiling container".into(), e)),
+            other => {
+                other.map_err(|e| api_failure("cannot signal the profiling container".into(), e))
+            }
         }
     }
 
     /// Waits until the container stops; returns its exit code.
     pub async fn wait_container(&self, container: &str) -> Result<i64> {
-        let options = WaitContainerOptionsBuilder::default().condition("not-running").build();
+        let options = WaitContainerOptionsBuilder::default()
+            .condition("not-running")
+            .build();
         let mut waits = self.api.wait_container(container, Some(options));
         match waits.next().await {
             Some(Ok(done)) => Ok(done.status_code),
             // bollard reports a non-zero exit as an error carrying the code.
             Some(Err(bollard::errors::Error::DockerContainerWaitError { code, .. })) => Ok(code),
-            Some(Err(e)) => Err(api_failure("cannot wait for the profiling container".into(), e)),
-            None => Err(Failure::msg(ExitKind::Internal, "the daemon ended the wait without a status")),
+            Some(Err(e)) => Err(api_failure(
+                "cannot wait for the profiling container".into(),
+                e,
+            )),
+            None => Err(Failure::msg(
+                ExitKind::Internal,
+                "the daemon ended the wait without a status",
+            )),
         }
     }
 
@@ -230,12 +272,17 @@ impl Docker {
             .try_collect()
             .await
             .map_err(|e| api_failure("cannot read the container's logs".into(), e))?;
-        Ok(chunks.iter().map(|c| String::from_utf8_lossy(&c.clone().into_bytes()).into_owned()).collect())
+        Ok(chunks
+            .iter()
+            .map(|c| String::from_utf8_lossy(&c.clone().into_bytes()).into_owned())
+            .collect())
     }
 
     /// The tar archive of `path` inside the (possibly stopped) container.
     pub async fn download(&self, container: &str, path: &str) -> Result<Vec<u8>> {
-        let options = DownloadFromContainerOptionsBuilder::default().path(path).build();
+        let options = DownloadFromContainerOptionsBuilder::default()
+            .path(path)
+            .build();
         let chunks: Vec<Bytes> = self
             .api
             .download_from_container(container, Some(options))
@@ -255,26 +302,44 @@ impl Docker {
             ..Default::default()
         };
         let failed = |e| api_failure(format!("cannot run {:?} in the container", cmd), e);
-        let exec = self.api.create_exec(container, options).await.map_err(failed)?;
+        let exec = self
+            .api
+            .create_exec(container, options)
+            .await
+            .map_err(failed)?;
         let mut output = String::new();
-        if let bollard::exec::StartExecResults::Attached { output: mut stream, .. } =
-            self.api.start_exec(&exec.id, None).await.map_err(failed)?
+        if let bollard::exec::StartExecResults::Attached {
+            output: mut stream, ..
+        } = self.api.start_exec(&exec.id, None).await.map_err(failed)?
         {
             while let Some(chunk) = stream.next().await {
-                output.push_str(&String::from_utf8_lossy(&chunk.map_err(failed)?.into_bytes()));
+                output.push_str(&String::from_utf8_lossy(
+                    &chunk.map_err(failed)?.into_bytes(),
+                ));
             }
         }
-        let code = self.api.inspect_exec(&exec.id).await.map_err(failed)?.exit_code.unwrap_or(-1);
+        let code = self
+            .api
+            .inspect_exec(&exec.id)
+            .await
+            .map_err(failed)?
+            .exit_code
+            .unwrap_or(-1);
         Ok((code, output))
     }
 
     /// Removes the container and its anonymous volumes; a container that is
     /// already gone is not an error.
     pub async fn remove_container(&self, container: &str) -> Result<()> {
-        let options = RemoveContainerOptionsBuilder::default().force(true).v(true).build();
+        let options = RemoveContainerOptionsBuilder::default()
+            .force(true)
+            .v(true)
+            .build();
         match self.api.remove_container(container, Some(options)).await {
             Err(e) if status(&e) == Some(404) => Ok(()),
-            other => other.map_err(|e| api_failure(format!("cannot remove container {container}"), e)),
+            other => {
+                other.map_err(|e| api_failure(format!("cannot remove container {container}"), e))
+            }
         }
     }
 }
@@ -288,7 +353,9 @@ fn status(error: &bollard::errors::Error) -> Option<u16> {
 
 fn short_error(error: &bollard::errors::Error) -> String {
     match error {
-        bollard::errors::Error::DockerResponseServerError { message, .. } => message.trim().to_string(),
+        bollard::errors::Error::DockerResponseServerError { message, .. } => {
+            message.trim().to_string()
+        }
         other => other.to_string(),
     }
 }
@@ -324,7 +391,13 @@ mod tests {
     fn splits_image_references() {
         assert_eq!(split_reference("nginx"), ("nginx", "latest"));
         assert_eq!(split_reference("nginx:1.25"), ("nginx", "1.25"));
-        assert_eq!(split_reference("localhost:5000/app"), ("localhost:5000/app", "latest"));
-        assert_eq!(split_reference("localhost:5000/app:v2"), ("localhost:5000/app", "v2"));
+        assert_eq!(
+            split_reference("localhost:5000/app"),
+            ("localhost:5000/app", "latest")
+        );
+        assert_eq!(
+            split_reference("localhost:5000/app:v2"),
+            ("localhost:5000/app", "v2")
+        );
     }
 }

@@ -56,10 +56,19 @@ impl<'a> Request<'a> {
     }
 }
 
-pub async fn send(addr: SocketAddr, request: &Request<'_>, timeout: Duration) -> std::io::Result<Reply> {
+pub async fn send(
+    addr: SocketAddr,
+    request: &Request<'_>,
+    timeout: Duration,
+) -> std::io::Result<Reply> {
     tokio::time::timeout(timeout, exchange(addr, request))
         .await
-        .unwrap_or_else(|_| Err(std::io::Error::new(std::io::ErrorKind::TimedOut, "no answer in time")))
+        .unwrap_or_else(|_| {
+            Err(std::io::Error::new(
+                std::io::ErrorKind::TimedOut,
+                "no answer in time",
+            ))
+        })
 }
 
 async fn exchange(addr: SocketAddr, request: &Request<'_>) -> std::io::Result<Reply> {
@@ -78,7 +87,10 @@ async fn exchange(addr: SocketAddr, request: &Request<'_>) -> std::io::Result<Re
     stream.write_all(head.as_bytes()).await?;
     stream.write_all(request.body).await?;
     let mut raw = Vec::new();
-    (&mut stream).take(MAX_RESPONSE_BYTES as u64).read_to_end(&mut raw).await?;
+    (&mut stream)
+        .take(MAX_RESPONSE_BYTES as u64)
+        .read_to_end(&mut raw)
+        .await?;
     Ok(parse_reply(&raw))
 }
 
@@ -117,7 +129,10 @@ pub fn parse_reply(raw: &[u8]) -> Reply {
         .is_some_and(|v| v.to_ascii_lowercase().contains("chunked"))
     {
         dechunk(rest)
-    } else if let Some(length) = answer.header("content-length").and_then(|v| v.parse::<usize>().ok()) {
+    } else if let Some(length) = answer
+        .header("content-length")
+        .and_then(|v| v.parse::<usize>().ok())
+    {
         rest[..length.min(rest.len())].to_vec()
     } else {
         rest.to_vec()
@@ -129,7 +144,8 @@ fn dechunk(mut data: &[u8]) -> Vec<u8> {
     let mut body = Vec::new();
     while let Some(line_end) = data.windows(2).position(|w| w == b"\r\n") {
         let size_text = String::from_utf8_lossy(&data[..line_end]);
-        let size = usize::from_str_radix(size_text.split(';').next().unwrap_or("").trim(), 16).unwrap_or(0);
+        let size = usize::from_str_radix(size_text.split(';').next().unwrap_or("").trim(), 16)
+            .unwrap_or(0);
         data = &data[line_end + 2..];
         if size == 0 || size > data.len() {
             break;
@@ -147,7 +163,9 @@ mod tests {
     #[test]
     fn parses_a_content_length_response() {
         let raw = b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 5\r\n\r\nhello";
-        let Reply::Http(answer) = parse_reply(raw) else { panic!("not http") };
+        let Reply::Http(answer) = parse_reply(raw) else {
+            panic!("not http")
+        };
         assert_eq!(answer.status, 200);
         assert_eq!(answer.header("content-type"), Some("text/plain"));
         assert_eq!(answer.body, b"hello");
@@ -156,16 +174,24 @@ mod tests {
     #[test]
     fn parses_a_chunked_response() {
         let raw = b"HTTP/1.1 404 Not Found\r\nTransfer-Encoding: chunked\r\n\r\n4\r\nWiki\r\n6;x=y\r\npedia \r\n0\r\n\r\n";
-        let Reply::Http(answer) = parse_reply(raw) else { panic!("not http") };
+        let Reply::Http(answer) = parse_reply(raw) else {
+            panic!("not http")
+        };
         assert_eq!(answer.status, 404);
         assert_eq!(answer.body, b"Wikipedia ");
     }
 
     #[test]
     fn tells_other_protocols_and_closed_connections_apart() {
-        assert!(matches!(parse_reply(b"-ERR unknown command 'GET'\r\n"), Reply::NotHttp(_)));
+        assert!(matches!(
+            parse_reply(b"-ERR unknown command 'GET'\r\n"),
+            Reply::NotHttp(_)
+        ));
         assert!(matches!(parse_reply(b""), Reply::Closed));
-        assert!(matches!(parse_reply(b"HTTP/1.1 garbage"), Reply::NotHttp(_)));
+        assert!(matches!(
+            parse_reply(b"HTTP/1.1 garbage"),
+            Reply::NotHttp(_)
+        ));
     }
 
     #[tokio::test]
@@ -183,10 +209,14 @@ mod tests {
                 .unwrap();
             request
         });
-        let reply = send(addr, &Request::get("/x?y=1"), Duration::from_secs(5)).await.unwrap();
+        let reply = send(addr, &Request::get("/x?y=1"), Duration::from_secs(5))
+            .await
+            .unwrap();
         let request = server.await.unwrap();
         assert!(request.starts_with("GET /x?y=1 HTTP/1.1\r\n"), "{request}");
-        let Reply::Http(answer) = reply else { panic!("not http") };
+        let Reply::Http(answer) = reply else {
+            panic!("not http")
+        };
         assert_eq!(answer.body, b"body without length");
     }
 }

@@ -72,7 +72,10 @@ pub async fn probe_ports(
         wait_listening(target, port, started, settings.ready_timeout).await?;
         let ready_after_ms = started.elapsed().as_millis();
         let host_port = target.host_port(port).ok_or_else(|| {
-            Failure::msg(ExitKind::ProbeFailed, format!("port {port} was not published on 127.0.0.1"))
+            Failure::msg(
+                ExitKind::ProbeFailed,
+                format!("port {port} was not published on 127.0.0.1"),
+            )
         })?;
         let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, host_port));
         let mut probe = PortProbe {

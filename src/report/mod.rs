@@ -57,7 +57,11 @@ impl Stages {
     }
 
     pub fn ms(&self, stage: &str) -> u128 {
-        self.done.iter().filter(|s| s.stage == stage).map(|s| s.ms).sum()
+        self.done
+            .iter()
+            .filter(|s| s.stage == stage)
+            .map(|s| s.ms)
+            .sum()
     }
 }
 
@@ -121,7 +125,11 @@ impl BuildReport {
             self.files_kept,
             self.paths_kept
         );
-        text += &format!("rslim: wrote {} ({})\n", self.slim_tags.join(", "), short_id(&self.slim_id));
+        text += &format!(
+            "rslim: wrote {} ({})\n",
+            self.slim_tags.join(", "),
+            short_id(&self.slim_id)
+        );
         text += &format!(
             "rslim: time {:.2}s (rslim's own {:.2}s): {}\n",
             self.total_ms as f64 / 1000.0,

@@ -63,8 +63,8 @@ pub const ALWAYS_KEPT: &[&str] = &["/etc/passwd", "/etc/group", "/tmp"];
 
 /// The tools `--include-shell` keeps beside `sh`, when the image has them.
 pub const SHELL_TOOLS: &[&str] = &[
-    "sh", "bash", "ls", "cat", "env", "id", "ps", "grep", "mkdir", "rm", "cp", "mv", "head", "tail", "chmod",
-    "chown", "find", "du", "df", "less", "vi",
+    "sh", "bash", "ls", "cat", "env", "id", "ps", "grep", "mkdir", "rm", "cp", "mv", "head",
+    "tail", "chmod", "chown", "find", "du", "df", "less", "vi",
 ];
 
 #[derive(Debug, Clone, Default)]
@@ -94,12 +94,20 @@ impl KeepSet {
     }
 }
 
-pub fn keep_set(tree: &dyn FsTree, observed: &Observed, run: &RunConfig, options: &KeepOptions) -> KeepSet {
+pub fn keep_set(
+    tree: &dyn FsTree,
+    observed: &Observed,
+    run: &RunConfig,
+    options: &KeepOptions,
+) -> KeepSet {
     let mut keep = KeepSet::default();
     let path_var = run.env_var("PATH").unwrap_or(DEFAULT_PATH);
     // Files whose own needs (libraries, interpreters) are still to be looked at.
     let mut pending: Vec<PathBuf> = Vec::new();
-    let add = |keep: &mut KeepSet, found: Option<Resolved>, reason: Reason, pending: &mut Vec<PathBuf>| {
+    let add = |keep: &mut KeepSet,
+               found: Option<Resolved>,
+               reason: Reason,
+               pending: &mut Vec<PathBuf>| {
         if let Some(found) = found {
             if keep.add_resolved(&found, reason) && is_file(tree, &found.path) {
                 pending.push(found.path);
@@ -108,36 +116,79 @@ pub fn keep_set(tree: &dyn FsTree, observed: &Observed, run: &RunConfig, options
     };
 
     if let Some(program) = run.argv().first() {
-        add(&mut keep, which(tree, OsStr::new(program), path_var), Reason::Entrypoint, &mut pending);
+        add(
+            &mut keep,
+            which(tree, OsStr::new(program), path_var),
+            Reason::Entrypoint,
+            &mut pending,
+        );
     }
-    for (paths, reason) in [(&observed.executed, Reason::Executed), (&observed.files, Reason::Accessed)] {
+    for (paths, reason) in [
+        (&observed.executed, Reason::Executed),
+        (&observed.files, Reason::Accessed),
+    ] {
         for path in paths {
-            add(&mut keep, resolve(tree, &normalize(path)), reason, &mut pending);
+            add(
+                &mut keep,
+                resolve(tree, &normalize(path)),
+                reason,
+                &mut pending,
+            );
         }
     }
     for dir in &observed.dirs {
-        add(&mut keep, resolve(tree, &normalize(dir)), Reason::Listed, &mut pending);
+        add(
+            &mut keep,
+            resolve(tree, &normalize(dir)),
+            Reason::Listed,
+            &mut pending,
+        );
     }
     let workdir = run.working_dir.iter().filter(|w| !w.is_empty()).cloned();
-    for path in ALWAYS_KEPT.iter().map(|p| p.to_string()).chain(workdir).chain(run.volume_paths()) {
-        add(&mut keep, resolve(tree, &normalize(Path::new(&path))), Reason::Always, &mut pending);
+    for path in ALWAYS_KEPT
+        .iter()
+        .map(|p| p.to_string())
+        .chain(workdir)
+        .chain(run.volume_paths())
+    {
+        add(
+            &mut keep,
+            resolve(tree, &normalize(Path::new(&path))),
+            Reason::Always,
+            &mut pending,
+        );
     }
     for include in &options.include_paths {
         let Some(found) = resolve(tree, &normalize(include)) else {
-            keep.notes.push(format!("--include-path {} is not in the image", include.display()));
+            keep.notes.push(format!(
+                "--include-path {} is not in the image",
+                include.display()
+            ));
             continue;
         };
         for path in subtree(tree, &found.path) {
-            add(&mut keep, resolve(tree, &path), Reason::Include, &mut pending);
+            add(
+                &mut keep,
+                resolve(tree, &path),
+                Reason::Include,
+                &mut pending,
+            );
         }
         add(&mut keep, Some(found), Reason::Include, &mut pending);
     }
     if options.include_shell {
         match which(tree, OsStr::new("sh"), path_var) {
-            None => keep.notes.push("the image has no shell (no sh in its PATH): --include-shell kept nothing".into()),
+            None => keep.notes.push(
+                "the image has no shell (no sh in its PATH): --include-shell kept nothing".into(),
+            ),
             Some(_) => {
                 for tool in SHELL_TOOLS {
-                    add(&mut keep, which(tree, OsStr::new(tool), path_var), Reason::Shell, &mut pending);
+                    add(
+                        &mut keep,
+                        which(tree, OsStr::new(tool), path_var),
+                        Reason::Shell,
+                        &mut pending,
+                    );
                 }
             }
         }
@@ -154,7 +205,12 @@ pub fn keep_set(tree: &dyn FsTree, observed: &Observed, run: &RunConfig, options
 
 /// Adds what each kept file needs to run, until nothing new turns up:
 /// libraries can be scripts' interpreters' libraries, and so on.
-fn close_over_needs(tree: &dyn FsTree, run: &RunConfig, keep: &mut KeepSet, mut pending: Vec<PathBuf>) {
+fn close_over_needs(
+    tree: &dyn FsTree,
+    run: &RunConfig,
+    keep: &mut KeepSet,
+    mut pending: Vec<PathBuf>,
+) {
     let libraries = LibraryResolver::new(tree, run.env_var("LD_LIBRARY_PATH"));
     let path_var = run.env_var("PATH");
     let mut missing_interpreters = BTreeSet::new();
@@ -182,9 +238,13 @@ fn close_over_needs(tree: &dyn FsTree, run: &RunConfig, keep: &mut KeepSet, mut 
         }
     }
     for missing in missing_interpreters {
-        keep.notes.push(format!("a kept script names {}, which the image lacks", missing.display()));
+        keep.notes.push(format!(
+            "a kept script names {}, which the image lacks",
+            missing.display()
+        ));
     }
-    keep.missing_libraries.sort_by(|a, b| (&a.soname, &a.needed_by).cmp(&(&b.soname, &b.needed_by)));
+    keep.missing_libraries
+        .sort_by(|a, b| (&a.soname, &a.needed_by).cmp(&(&b.soname, &b.needed_by)));
     keep.missing_libraries.dedup();
 }
 

@@ -64,6 +64,7 @@ impl ProfilingContainer {
             mount_marks: run.volume_paths(),
             stop_grace_secs: options.stop_grace.as_secs(),
             stop_signal: run.stop_signal.clone().filter(|s| !s.is_empty()),
+            image_sets_home: run.env_var("HOME").is_some(),
         };
         docker.upload_tar(&id, sensor_tar(&sensor_config)?).await?;
         Ok(ProfilingContainer {
@@ -95,7 +96,12 @@ impl ProfilingContainer {
         if code != 0 {
             return Ok(None);
         }
-        Ok(Some(output.lines().filter_map(|l| l.trim().parse().ok()).collect()))
+        Ok(Some(
+            output
+                .lines()
+                .filter_map(|l| l.trim().parse().ok())
+                .collect(),
+        ))
     }
 
     pub async fn is_running(&self, docker: &Docker) -> Result<bool> {
@@ -105,34 +111,52 @@ impl ProfilingContainer {
 
     /// Sends the image's stop signal; the sensor forwards it, gives the app
     /// its grace time, writes its findings and exits.
-    pub async fn stop(&self, docker: &Docker, signal: &str, options: &ProfilingOptions) -> Result<i64> {
+    pub async fn stop(
+        &self,
+        docker: &Docker,
+        signal: &str,
+        options: &ProfilingOptions,
+    ) -> Result<i64> {
         docker.kill_container(&self.id, signal).await?;
         let budget = options.stop_grace + Duration::from_secs(10);
         match tokio::time::timeout(budget, docker.wait_container(&self.id)).await {
             Ok(code) => code,
             Err(_) => Err(Failure::msg(
                 ExitKind::SensorFailed,
-                format!("the sensor did not exit {}s after the stop signal", budget.as_secs()),
+                format!(
+                    "the sensor did not exit {}s after the stop signal",
+                    budget.as_secs()
+                ),
             )),
         }
     }
 
     pub async fn findings(&self, docker: &Docker) -> Result<Findings> {
-        let tar = docker.download(&self.id, FINDINGS_PATH).await.map_err(|e| {
-            Failure::msg(
-                ExitKind::SensorFailed,
-                format!("the sensor left no findings ({e}); was it killed?"),
-            )
-        })?;
+        let tar = docker
+            .download(&self.id, FINDINGS_PATH)
+            .await
+            .map_err(|e| {
+                Failure::msg(
+                    ExitKind::SensorFailed,
+                    format!("the sensor left no findings ({e}); was it killed?"),
+                )
+            })?;
         let mut archive = tar::Archive::new(tar.as_slice());
         for entry in archive.entries().fail_with(ExitKind::SensorFailed)? {
             let mut entry = entry.fail_with(ExitKind::SensorFailed)?;
             if entry.header().entry_type().is_file() {
-                return serde_json::from_reader(&mut entry)
-                    .map_err(|e| Failure::msg(ExitKind::SensorFailed, format!("the sensor's findings are unreadable: {e}")));
+                return serde_json::from_reader(&mut entry).map_err(|e| {
+                    Failure::msg(
+                        ExitKind::SensorFailed,
+                        format!("the sensor's findings are unreadable: {e}"),
+                    )
+                });
             }
         }
-        Err(Failure::msg(ExitKind::SensorFailed, "the sensor's findings archive is empty"))
+        Err(Failure::msg(
+            ExitKind::SensorFailed,
+            "the sensor's findings archive is empty",
+        ))
     }
 }
 
@@ -140,18 +164,20 @@ impl ProfilingContainer {
 fn sensor_tar(config: &SensorConfig) -> Result<Vec<u8>> {
     let config_json = serde_json::to_vec(config).fail_with(ExitKind::Internal)?;
     let mut builder = tar::Builder::new(Vec::new());
-    let mut add = |path: &str, mode: u32, kind: tar::EntryType, data: &[u8]| -> std::io::Result<()> {
-        let mut header = tar::Header::new_gnu();
-        header.set_entry_type(kind);
-        header.set_mode(mode);
-        header.set_uid(0);
-        header.set_gid(0);
-        header.set_size(data.len() as u64);
-        let relative = PathBuf::from(path.trim_start_matches('/'));
-        builder.append_data(&mut header, relative, data)
-    };
+    let mut add =
+        |path: &str, mode: u32, kind: tar::EntryType, data: &[u8]| -> std::io::Result<()> {
+            let mut header = tar::Header::new_gnu();
+            header.set_entry_type(kind);
+            header.set_mode(mode);
+            header.set_uid(0);
+            header.set_gid(0);
+            header.set_size(data.len() as u64);
+            let relative = PathBuf::from(path.trim_start_matches('/'));
+            builder.append_data(&mut header, relative, data)
+        };
     add(SENSOR_DIR, 0o755, tar::EntryType::Directory, &[]).fail_with(ExitKind::Internal)?;
-    add(SENSOR_PATH, 0o755, tar::EntryType::Regular, sensor_binary()).fail_with(ExitKind::Internal)?;
+    add(SENSOR_PATH, 0o755, tar::EntryType::Regular, sensor_binary())
+        .fail_with(ExitKind::Internal)?;
     add(CONFIG_PATH, 0o644, tar::EntryType::Regular, &config_json).fail_with(ExitKind::Internal)?;
     builder.into_inner().fail_with(ExitKind::Internal)
 }

@@ -48,8 +48,13 @@ impl ContinueAfter {
                 ContinueAfter::Exit => std::future::pending::<()>().await,
                 ContinueAfter::Seconds(n) => tokio::time::sleep(Duration::from_secs(n)).await,
                 ContinueAfter::Signal => {
-                    eprintln!("rslim: profiling; send SIGUSR1 to rslim (pid {}) to finish", std::process::id());
-                    match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::user_defined1()) {
+                    eprintln!(
+                        "rslim: profiling; send SIGUSR1 to rslim (pid {}) to finish",
+                        std::process::id()
+                    );
+                    match tokio::signal::unix::signal(
+                        tokio::signal::unix::SignalKind::user_defined1(),
+                    ) {
                         Ok(mut usr1) => {
                             usr1.recv().await;
                         }
@@ -96,8 +101,14 @@ mod tests {
     fn parses_every_form() {
         assert_eq!(ContinueAfter::parse("probe").unwrap(), ContinueAfter::Probe);
         assert_eq!(ContinueAfter::parse("exit").unwrap(), ContinueAfter::Exit);
-        assert_eq!(ContinueAfter::parse("12").unwrap(), ContinueAfter::Seconds(12));
-        assert_eq!(ContinueAfter::parse("signal").unwrap(), ContinueAfter::Signal);
+        assert_eq!(
+            ContinueAfter::parse("12").unwrap(),
+            ContinueAfter::Seconds(12)
+        );
+        assert_eq!(
+            ContinueAfter::parse("signal").unwrap(),
+            ContinueAfter::Signal
+        );
         assert_eq!(ContinueAfter::parse("enter").unwrap(), ContinueAfter::Enter);
         let error = ContinueAfter::parse("soon").unwrap_err().to_string();
         assert!(error.contains("\"soon\""), "{error}");

@@ -68,7 +68,10 @@ struct Created(Arc<Mutex<Vec<String>>>);
 
 impl Created {
     fn register(&self, name: &str) {
-        self.0.lock().unwrap_or_else(|e| e.into_inner()).push(name.to_string());
+        self.0
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(name.to_string());
     }
 
     async fn remove_all(&self, docker: &Docker) {
@@ -83,7 +86,10 @@ impl Created {
 
 async fn interrupted() -> &'static str {
     use tokio::signal::unix::{signal, SignalKind};
-    let (Ok(mut int), Ok(mut term)) = (signal(SignalKind::interrupt()), signal(SignalKind::terminate())) else {
+    let (Ok(mut int), Ok(mut term)) = (
+        signal(SignalKind::interrupt()),
+        signal(SignalKind::terminate()),
+    ) else {
         return std::future::pending().await;
     };
     tokio::select! {
@@ -114,12 +120,19 @@ async fn build(
         other => other?,
     };
     let image_id = inspect.id.clone().unwrap_or_default();
-    let export = tokio::spawn(read_original(docker.clone(), image_id.clone(), args.archive.clone()));
+    let export = tokio::spawn(read_original(
+        docker.clone(),
+        image_id.clone(),
+        args.archive.clone(),
+    ));
     let config = inspect_config(&inspect)?;
     if config.run.argv().is_empty() {
         return Err(Failure::msg(
             ExitKind::ImageNotRunnable,
-            format!("image {} has neither ENTRYPOINT nor CMD: there is nothing to run and profile", args.image),
+            format!(
+                "image {} has neither ENTRYPOINT nor CMD: there is nothing to run and profile",
+                args.image
+            ),
         ));
     }
     let ports = config.run.tcp_ports();
@@ -135,10 +148,14 @@ async fn build(
     };
     let name = container_name("profile");
     created.register(&name);
-    let mut container = ProfilingContainer::create(docker, &image_id, &name, &config, &options).await?;
+    let mut container =
+        ProfilingContainer::create(docker, &image_id, &name, &config, &options).await?;
     container.start(docker, &ports).await?;
 
-    stages.begin("probe", probe_banner(&ports, args.http_probe, continue_after));
+    stages.begin(
+        "probe",
+        probe_banner(&ports, args.http_probe, continue_after),
+    );
     let target = Running {
         docker,
         container: &container,
@@ -161,7 +178,10 @@ async fn build(
         app_gone = continue_after.wait(docker, &container).await?;
     }
 
-    stages.begin("stop", "stopping the app and collecting the sensor's findings");
+    stages.begin(
+        "stop",
+        "stopping the app and collecting the sensor's findings",
+    );
     if !app_gone {
         let signal = config.run.stop_signal.clone().filter(|s| !s.is_empty());
         container
@@ -192,7 +212,11 @@ async fn build(
     .fail_with(ExitKind::Internal)?;
 
     stages.begin("write", "writing the slim image");
-    let tags = slim_tags(args, &inspect.repo_tags.clone().unwrap_or_default(), &image_id);
+    let tags = slim_tags(
+        args,
+        &inspect.repo_tags.clone().unwrap_or_default(),
+        &image_id,
+    );
     let source = format!("{}@{}", args.image, image_id);
     let written = write::write_and_load(docker, original, &keep, &tags, &source).await?;
     stages.end();
@@ -238,10 +262,18 @@ async fn build(
 }
 
 /// Exports the image (or opens the given archive) and indexes its filesystem.
-async fn read_original(docker: Docker, image_id: String, archive: Option<PathBuf>) -> Result<Original> {
+async fn read_original(
+    docker: Docker,
+    image_id: String,
+    archive: Option<PathBuf>,
+) -> Result<Original> {
     let file = match archive {
-        Some(path) => std::fs::File::open(&path)
-            .map_err(|e| Failure::msg(ExitKind::Usage, format!("cannot open archive {}: {e}", path.display())))?,
+        Some(path) => std::fs::File::open(&path).map_err(|e| {
+            Failure::msg(
+                ExitKind::Usage,
+                format!("cannot open archive {}: {e}", path.display()),
+            )
+        })?,
         None => {
             // Anonymous temp file: nothing to clean up, whatever happens.
             let spool = tempfile::tempfile().fail_with(ExitKind::Internal)?;
@@ -290,15 +322,28 @@ fn probe_banner(ports: &[u16], http: bool, until: ContinueAfter) -> String {
     let ports: Vec<String> = ports.iter().map(u16::to_string).collect();
     match (ports.is_empty(), http) {
         (true, _) => format!("no exposed TCP ports; profiling until {until}"),
-        (false, true) => format!("probing port(s) {} with HTTP; profiling until {until}", ports.join(", ")),
-        (false, false) => format!("waiting for port(s) {}; profiling until {until}", ports.join(", ")),
+        (false, true) => format!(
+            "probing port(s) {} with HTTP; profiling until {until}",
+            ports.join(", ")
+        ),
+        (false, false) => format!(
+            "waiting for port(s) {}; profiling until {until}",
+            ports.join(", ")
+        ),
     }
 }
 
 /// An app that failed on its own (not because we stopped it) fails the build.
-async fn check_outcome(docker: &Docker, container: &ProfilingContainer, findings: &Findings) -> Result<()> {
+async fn check_outcome(
+    docker: &Docker,
+    container: &ProfilingContainer,
+    findings: &Findings,
+) -> Result<()> {
     let failure = match &findings.app {
-        AppOutcome::NotStarted { error } => Failure::msg(ExitKind::AppFailed, format!("the app did not start: {error}")),
+        AppOutcome::NotStarted { error } => Failure::msg(
+            ExitKind::AppFailed,
+            format!("the app did not start: {error}"),
+        ),
         AppOutcome::Exited { code: 0 } => return Ok(()),
         _ if findings.stop_requested => return Ok(()),
         outcome => Failure::msg(
@@ -307,7 +352,10 @@ async fn check_outcome(docker: &Docker, container: &ProfilingContainer, findings
         ),
     };
     if findings.overflows > 0 {
-        eprintln!("rslim: warning: the sensor's event queue overflowed {} times", findings.overflows);
+        eprintln!(
+            "rslim: warning: the sensor's event queue overflowed {} times",
+            findings.overflows
+        );
     }
     Err(with_logs(docker, container, failure).await)
 }
@@ -324,7 +372,11 @@ fn describe_outcome(outcome: &AppOutcome) -> String {
 async fn with_logs(docker: &Docker, container: &ProfilingContainer, failure: Failure) -> Failure {
     match docker.logs_tail(&container.id, LOG_TAIL_LINES).await {
         Ok(logs) if !logs.trim().is_empty() => {
-            let indented: Vec<String> = logs.trim_end().lines().map(|l| format!("    {l}")).collect();
+            let indented: Vec<String> = logs
+                .trim_end()
+                .lines()
+                .map(|l| format!("    {l}"))
+                .collect();
             Failure::new(
                 failure.kind,
                 anyhow::anyhow!("{failure}\n  last log lines:\n{}", indented.join("\n")),
@@ -368,6 +420,10 @@ fn slim_tags(args: &BuildArgs, repo_tags: &[String], image_id: &str) -> Vec<Stri
 
 fn write_report(path: &std::path::Path, report: &BuildReport) -> Result<()> {
     let json = serde_json::to_vec_pretty(report).fail_with(ExitKind::Internal)?;
-    std::fs::write(path, json)
-        .map_err(|e| Failure::msg(ExitKind::Usage, format!("cannot write the report to {}: {e}", path.display())))
+    std::fs::write(path, json).map_err(|e| {
+        Failure::msg(
+            ExitKind::Usage,
+            format!("cannot write the report to {}: {e}", path.display()),
+        )
+    })
 }

@@ -40,27 +40,33 @@ pub async fn write_and_load(
     let tags_owned = tags.to_vec();
     let source = source.to_string();
     // The temp dir is removed when dropped, on success and on every error path.
-    let (dir, archive_path, image_id, layer_digest, files) = tokio::task::spawn_blocking(move || {
-        let dir = tempfile::Builder::new().prefix("rslim-").tempdir()?;
-        let layer_path = dir.path().join("layer.tar");
-        let mut layer_file = BufWriter::new(std::fs::File::create(&layer_path)?);
-        let summary = write_layer(&nodes, &original.rootfs, &mut layer_file)?;
-        layer_file.flush()?;
-        drop(layer_file);
-        let labels = [(SOURCE_LABEL.to_string(), source.clone())];
-        let config = slim_config(&original.archive.config.raw, &summary.diff_id, &labels, &source);
-        let config_bytes = serde_json::to_vec(&config)?;
-        let image_id = format!("sha256:{}", config_digest(&config_bytes));
-        let archive_path = dir.path().join("image.tar");
-        let mut archive = BufWriter::new(std::fs::File::create(&archive_path)?);
-        write_docker_archive(&config_bytes, &layer_path, &tags_owned, &mut archive)?;
-        archive.flush()?;
-        std::fs::remove_file(&layer_path)?;
-        anyhow::Ok((dir, archive_path, image_id, summary.diff_id, summary.files))
-    })
-    .await
-    .fail_with(ExitKind::Internal)?
-    .fail_with(ExitKind::Internal)?;
+    let (dir, archive_path, image_id, layer_digest, files) =
+        tokio::task::spawn_blocking(move || {
+            let dir = tempfile::Builder::new().prefix("rslim-").tempdir()?;
+            let layer_path = dir.path().join("layer.tar");
+            let mut layer_file = BufWriter::new(std::fs::File::create(&layer_path)?);
+            let summary = write_layer(&nodes, &original.rootfs, &mut layer_file)?;
+            layer_file.flush()?;
+            drop(layer_file);
+            let labels = [(SOURCE_LABEL.to_string(), source.clone())];
+            let config = slim_config(
+                &original.archive.config.raw,
+                &summary.diff_id,
+                &labels,
+                &source,
+            );
+            let config_bytes = serde_json::to_vec(&config)?;
+            let image_id = format!("sha256:{}", config_digest(&config_bytes));
+            let archive_path = dir.path().join("image.tar");
+            let mut archive = BufWriter::new(std::fs::File::create(&archive_path)?);
+            write_docker_archive(&config_bytes, &layer_path, &tags_owned, &mut archive)?;
+            archive.flush()?;
+            std::fs::remove_file(&layer_path)?;
+            anyhow::Ok((dir, archive_path, image_id, summary.diff_id, summary.files))
+        })
+        .await
+        .fail_with(ExitKind::Internal)?
+        .fail_with(ExitKind::Internal)?;
     let archive = std::fs::File::open(&archive_path).fail_with(ExitKind::Internal)?;
     docker.load_image(archive).await?;
     drop(dir);
