@@ -196,6 +196,23 @@ fn an_overwritten_file_wastes_each_lower_copy_once() {
     );
 }
 
+#[test]
+fn a_grown_file_wastes_the_small_hidden_copy_not_the_kept_one() {
+    let image = test_image("grow");
+    let report = xray(&[&image]);
+    assert_eq!(u64_at(&report, "/summary/wasted_bytes"), 1_000_000);
+    assert_eq!(
+        report["top_wasted_paths"][0]["layers"],
+        serde_json::json!([2])
+    );
+    let stored: u64 = docker_layer_sizes(&image).iter().sum();
+    let efficiency = report["summary"]["efficiency"].as_f64().unwrap();
+    assert!((efficiency - (stored - 1_000_000) as f64 / stored as f64).abs() < 1e-12);
+    // dive keeps the smallest copy of a path, so it scores 4 MB of waste.
+    let dive = report["summary"]["dive_efficiency"].as_f64().unwrap();
+    assert!(dive < efficiency - 0.03, "dive {dive} vs ours {efficiency}");
+}
+
 /// Docker's layer size is the du of the layer's diff directory: file bytes
 /// plus symlink target lengths, hard links once. xray's `content_bytes` is the
 /// same measure; `tar_bytes` is larger by the 512-byte headers and padding.
