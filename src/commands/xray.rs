@@ -1,8 +1,92 @@
+use std::io::Write;
+use std::path::Path;
 use std::process::ExitCode;
 
-use crate::cli::XrayArgs;
-use crate::error::{ExitKind, Failure, Result};
+use anyhow::Context;
+use serde::Serialize;
 
-pub fn run(_args: XrayArgs) -> Result<ExitCode> {
-    Err(Failure::msg(ExitKind::Internal, "not implemented yet"))
+use crate::cli::XrayArgs;
+use crate::error::{ExitKind, FailWith, Failure, Result};
+use crate::image::ImageArchive;
+use crate::xray::{self, compare, render, source, Analysis, Comparison, Options};
+
+/// The `--json` document: the analysis, plus the comparison when asked for.
+#[derive(Serialize)]
+struct Report<'a> {
+    #[serde(flatten)]
+    analysis: &'a Analysis,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    comparison: Option<&'a Comparison>,
+}
+
+pub fn run(args: XrayArgs) -> Result<ExitCode> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")
+        .fail_with(ExitKind::Internal)?;
+    let options = Options { top: args.top };
+
+    let (archive, name) = match (&args.archive, &args.image) {
+        (Some(path), _) => (source::open_archive(path)?, path.display().to_string()),
+        (None, Some(image)) => (
+            runtime.block_on(source::export_from_daemon(image))?,
+            image.clone(),
+        ),
+        (None, None) => {
+            return Err(Failure::msg(
+                ExitKind::Usage,
+                "name an image, or pass --archive PATH",
+            ))
+        }
+    };
+    let fat = xray::xray(&archive, &name, &options)?;
+    drop(archive);
+
+    let comparison = match &args.compare {
+        Some(other) => {
+            let slim_archive = open_image(&runtime, other)?;
+            let slim = xray::xray(&slim_archive, other, &options)?;
+            Some(compare::compare(
+                (&name, other),
+                &fat.merged,
+                &fat.captured,
+                &slim.merged,
+            ))
+        }
+        None => None,
+    };
+
+    let mut stdout = std::io::stdout().lock();
+    let written = if args.json {
+        let report = Report {
+            analysis: &fat.analysis,
+            comparison: comparison.as_ref(),
+        };
+        serde_json::to_writer_pretty(&mut stdout, &report)
+            .map_err(std::io::Error::from)
+            .and_then(|()| writeln!(stdout))
+    } else {
+        let mut text = render::analysis(&fat.analysis);
+        if let Some(comparison) = &comparison {
+            text.push_str(&render::comparison(comparison, args.top));
+        }
+        stdout.write_all(text.as_bytes())
+    };
+    match written {
+        Ok(()) => Ok(ExitCode::SUCCESS),
+        // `rslim xray img | head` closes the pipe early: not an error.
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(ExitCode::SUCCESS),
+        Err(e) => Err(Failure::new(ExitKind::Internal, e)),
+    }
+}
+
+/// `--compare` takes an image name, or an archive file when such a file exists.
+fn open_image(runtime: &tokio::runtime::Runtime, name: &str) -> Result<ImageArchive> {
+    let path = Path::new(name);
+    if path.is_file() {
+        source::open_archive(path)
+    } else {
+        runtime.block_on(source::export_from_daemon(name))
+    }
 }
