@@ -38,6 +38,8 @@ pub enum Reason {
     Parent,
     /// Kept in every image: /etc/passwd, /etc/group, /tmp, the workdir, volumes.
     Always,
+    /// A directory with no files below it, kept for the app to write in.
+    RuntimeDir,
     /// Asked for with --include-path.
     Include,
     /// Part of the debug shell (--include-shell).
@@ -57,6 +59,8 @@ pub struct KeepOptions {
     pub include_shell: bool,
     pub include_paths: Vec<PathBuf>,
 }
+
+const TMP: &str = "/tmp";
 
 /// Paths every slim image gets when the original has them.
 pub const ALWAYS_KEPT: &[&str] = &["/etc/passwd", "/etc/group", "/tmp"];
@@ -199,7 +203,13 @@ pub fn keep_set(
     // (/usr/share/nginx/modules → /usr/lib/nginx/modules) is a way in too.
     keep_parents(&mut keep);
     keep_symlinks_to_kept(tree, &mut keep);
+    keep_runtime_dirs(tree, Path::new("/"), &mut keep);
     keep_parents(&mut keep);
+    keep_kernel_symlinks(tree, &mut keep);
+    if tree.kind(Path::new(TMP)).is_none() {
+        // Written as a fresh 1777 directory: programs expect a writable /tmp.
+        keep.paths.insert(PathBuf::from(TMP), Reason::Always);
+    }
     keep
 }
 
@@ -260,6 +270,47 @@ fn keep_symlinks_to_kept(tree: &dyn FsTree, keep: &mut KeepSet) {
                 keep.add_resolved(&found, Reason::Symlink);
                 keep.add(&link, Reason::Symlink);
             }
+        }
+    }
+}
+
+/// Directories with no regular file anywhere below them are kept (without
+/// what is in them): they exist for the app to create files in at run time
+/// (/var/lib/nginx, /run/lock), and mkdir or stat raise no fanotify open
+/// event, so the sensor cannot see them used. They cost a tar header each.
+/// Returns whether `dir` holds a regular file somewhere below.
+fn keep_runtime_dirs(tree: &dyn FsTree, dir: &Path, keep: &mut KeepSet) -> bool {
+    let mut holds_files = false;
+    for entry in tree.list(dir) {
+        holds_files |= match tree.kind(&entry) {
+            Some(NodeKind::Dir) => keep_runtime_dirs(tree, &entry, keep),
+            Some(NodeKind::File { .. }) => true,
+            _ => false,
+        };
+    }
+    if !holds_files {
+        keep.add(dir, Reason::RuntimeDir);
+    }
+    holds_files
+}
+
+/// Symlinks into /dev, /proc or /sys (`access.log` → `/dev/stdout`) cannot
+/// resolve inside the image, and the sensor does not watch those
+/// filesystems; they are kept whenever their directory is.
+fn keep_kernel_symlinks(tree: &dyn FsTree, keep: &mut KeepSet) {
+    let mut links = Vec::new();
+    collect_symlinks(tree, Path::new("/"), &mut links);
+    for link in links {
+        let Some(NodeKind::Symlink { target }) = tree.kind(&link) else {
+            continue;
+        };
+        let parent = link.parent().unwrap_or(Path::new("/"));
+        let absolute = normalize(&parent.join(target));
+        let into_kernel = ["/dev", "/proc", "/sys"]
+            .iter()
+            .any(|fs| absolute.starts_with(fs));
+        if into_kernel && (parent == Path::new("/") || keep.paths.contains_key(parent)) {
+            keep.add(&link, Reason::Symlink);
         }
     }
 }

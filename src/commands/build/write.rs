@@ -92,11 +92,12 @@ fn kept_nodes(original: &Original, keep: &KeepSet) -> Vec<Node> {
 }
 
 fn implicit_dir(path: &Path) -> Node {
+    let sticky_tmp = path == Path::new("/tmp");
     Node {
         path: path.to_path_buf(),
         kind: NodeKind::Dir,
         meta: NodeMeta {
-            mode: 0o755,
+            mode: if sticky_tmp { 0o1777 } else { 0o755 },
             ..NodeMeta::default()
         },
         content: None,
