@@ -46,9 +46,6 @@ impl Docker {
     /// Connects as the docker CLI would (DOCKER_HOST, else the local socket)
     /// and checks that the daemon answers.
     pub async fn connect() -> Result<Docker> {
-        let api = bollard::Docker::connect_with_defaults()
-            .fail_with(ExitKind::DaemonUnreachable)?
-            .with_timeout(Duration::from_secs(600));
         let unreachable = |e: bollard::errors::Error| {
             let host = std::env::var("DOCKER_HOST")
                 .unwrap_or_else(|_| "unix:///var/run/docker.sock".into());
@@ -57,6 +54,9 @@ impl Docker {
                 format!("cannot reach the Docker daemon at {host}: {e} (is dockerd running?)"),
             )
         };
+        let api = bollard::Docker::connect_with_defaults()
+            .map_err(unreachable)?
+            .with_timeout(Duration::from_secs(600));
         match tokio::time::timeout(Duration::from_secs(10), api.ping()).await {
             Ok(Ok(_)) => Ok(Docker { api }),
             Ok(Err(e)) => Err(unreachable(e)),
@@ -292,13 +292,13 @@ impl Docker {
         Ok(chunks.concat())
     }
 
-    /// Runs `cmd` in the running container; returns (exit code, stdout+stderr).
-    pub async fn exec(&self, container: &str, cmd: &[&str]) -> Result<(i64, String)> {
+    /// Runs `cmd` in the running container as `user`; returns (exit code, stdout+stderr).
+    pub async fn exec(&self, container: &str, cmd: &[&str], user: &str) -> Result<(i64, String)> {
         let options = bollard::exec::CreateExecOptions {
             cmd: Some(cmd.to_vec()),
             attach_stdout: Some(true),
             attach_stderr: Some(true),
-            user: Some("0"),
+            user: Some(user),
             ..Default::default()
         };
         let failed = |e| api_failure(format!("cannot run {:?} in the container", cmd), e);

@@ -11,6 +11,7 @@ use serde::Serialize;
 
 use super::closure::{LibraryResolver, Missing};
 use super::pathwalk::{normalize, resolve, Resolved};
+use super::runtime;
 use super::script::{script_interpreters, which, DEFAULT_PATH};
 use super::tree::FsTree;
 use crate::image::config::RunConfig;
@@ -38,6 +39,8 @@ pub enum Reason {
     Parent,
     /// Kept in every image: /etc/passwd, /etc/group, /tmp, the workdir, volumes.
     Always,
+    /// Needed by a language runtime without being opened (a `.pyc`'s `.py`).
+    Runtime,
     /// A directory with no files below it, kept for the app to write in.
     RuntimeDir,
     /// Asked for with --include-path.
@@ -199,6 +202,7 @@ pub fn keep_set(
     }
 
     close_over_needs(tree, run, &mut keep, pending);
+    keep_runtime_companions(tree, &mut keep);
     // Parents first: a symlink to a directory kept only as a parent
     // (/usr/share/nginx/modules → /usr/lib/nginx/modules) is a way in too.
     keep_parents(&mut keep);
@@ -256,6 +260,20 @@ fn close_over_needs(
     keep.missing_libraries
         .sort_by(|a, b| (&a.soname, &a.needed_by).cmp(&(&b.soname, &b.needed_by)));
     keep.missing_libraries.dedup();
+}
+
+/// Files a language runtime needs without opening them (see [`runtime`]).
+fn keep_runtime_companions(tree: &dyn FsTree, keep: &mut KeepSet) {
+    let wanted: Vec<PathBuf> = keep
+        .paths
+        .keys()
+        .flat_map(|p| runtime::companions(p))
+        .collect();
+    for path in wanted {
+        if let Some(found) = resolve(tree, &path) {
+            keep.add_resolved(&found, Reason::Runtime);
+        }
+    }
 }
 
 /// Every symlink in the image that leads to a kept path is kept too: the app

@@ -6,5 +6,6 @@ pub mod elf;
 pub mod fileset;
 pub mod ldcache;
 pub mod pathwalk;
+pub mod runtime;
 pub mod script;
 pub mod tree;

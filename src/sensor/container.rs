@@ -88,7 +88,10 @@ impl ProfilingContainer {
     /// view of /proc/net. docker-proxy accepts on published ports even when
     /// nothing listens behind them, so a connect from the host proves nothing.
     pub async fn listening_ports(&self, docker: &Docker) -> Result<Option<Vec<u16>>> {
-        let (code, output) = match docker.exec(&self.id, &[SENSOR_PATH, "--listening"]).await {
+        let (code, output) = match docker
+            .exec(&self.id, &[SENSOR_PATH, "--listening"], "0")
+            .await
+        {
             Ok(answer) => answer,
             // The container stopped: the app is gone.
             Err(_) => return Ok(None),
@@ -102,6 +105,28 @@ impl ProfilingContainer {
                 .filter_map(|l| l.trim().parse().ok())
                 .collect(),
         ))
+    }
+
+    /// Runs the image's HEALTHCHECK once, as the image's user, so the sensor
+    /// sees what it needs (e.g. curl and its libraries): the slim image
+    /// carries the healthcheck over and must still be able to run it.
+    pub async fn run_healthcheck(
+        &self,
+        docker: &Docker,
+        config: &ImageConfig,
+    ) -> Result<Option<i64>> {
+        let Some(argv) = healthcheck_argv(&config.raw) else {
+            return Ok(None);
+        };
+        let user = config
+            .run
+            .user
+            .clone()
+            .filter(|u| !u.is_empty())
+            .unwrap_or_else(|| "0".into());
+        let argv: Vec<&str> = argv.iter().map(String::as_str).collect();
+        let (code, _) = docker.exec(&self.id, &argv, &user).await?;
+        Ok(Some(code))
     }
 
     pub async fn is_running(&self, docker: &Docker) -> Result<bool> {
@@ -180,4 +205,52 @@ fn sensor_tar(config: &SensorConfig) -> Result<Vec<u8>> {
         .fail_with(ExitKind::Internal)?;
     add(CONFIG_PATH, 0o644, tar::EntryType::Regular, &config_json).fail_with(ExitKind::Internal)?;
     builder.into_inner().fail_with(ExitKind::Internal)
+}
+
+/// The command of the image's HEALTHCHECK: `["CMD", args...]` as is,
+/// `["CMD-SHELL", text]` through the image's SHELL (default `/bin/sh -c`).
+pub fn healthcheck_argv(config: &serde_json::Value) -> Option<Vec<String>> {
+    let run = config.get("config")?;
+    let test: Vec<String> =
+        serde_json::from_value(run.get("Healthcheck")?.get("Test")?.clone()).ok()?;
+    let (kind, rest) = test.split_first()?;
+    match kind.as_str() {
+        "CMD" if !rest.is_empty() => Some(rest.to_vec()),
+        "CMD-SHELL" if !rest.is_empty() => {
+            let shell: Vec<String> = run
+                .get("Shell")
+                .and_then(|s| serde_json::from_value(s.clone()).ok())
+                .filter(|s: &Vec<String>| !s.is_empty())
+                .unwrap_or_else(|| vec!["/bin/sh".into(), "-c".into()]);
+            Some(shell.into_iter().chain([rest.join(" ")]).collect())
+        }
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::healthcheck_argv;
+    use serde_json::json;
+
+    #[test]
+    fn reads_healthcheck_commands() {
+        let shell = json!({"config": {"Healthcheck": {"Test": ["CMD-SHELL", "curl -fs http://localhost/ || exit 1"]}}});
+        assert_eq!(
+            healthcheck_argv(&shell).unwrap(),
+            ["/bin/sh", "-c", "curl -fs http://localhost/ || exit 1"]
+        );
+        let exec = json!({"config": {"Healthcheck": {"Test": ["CMD", "/bin/check", "-q"]}}});
+        assert_eq!(healthcheck_argv(&exec).unwrap(), ["/bin/check", "-q"]);
+        let custom_shell = json!({"config": {"Shell": ["/bin/bash", "-ec"], "Healthcheck": {"Test": ["CMD-SHELL", "true"]}}});
+        assert_eq!(
+            healthcheck_argv(&custom_shell).unwrap(),
+            ["/bin/bash", "-ec", "true"]
+        );
+        assert_eq!(
+            healthcheck_argv(&json!({"config": {"Healthcheck": {"Test": ["NONE"]}}})),
+            None
+        );
+        assert_eq!(healthcheck_argv(&json!({"config": {}})), None);
+    }
 }

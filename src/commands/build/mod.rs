@@ -174,7 +174,13 @@ async fn build(
             return Err(with_logs(docker, &container, failure).await);
         }
     }
+    let mut notes = Vec::new();
     if !app_gone {
+        if let Some(code) = container.run_healthcheck(docker, &config).await? {
+            notes.push(format!(
+                "the image's HEALTHCHECK ran once while profiling and exited {code}"
+            ));
+        }
         app_gone = continue_after.wait(docker, &container).await?;
     }
 
@@ -224,7 +230,7 @@ async fn build(
     let slim = docker.inspect_image(&written.image_id).await?;
     let original_bytes = inspect.size.unwrap_or(0).max(0) as u64;
     let slim_bytes = slim.size.unwrap_or(0).max(0) as u64;
-    let mut notes = keep.notes.clone();
+    notes.extend(keep.notes.iter().cloned());
     notes.extend(findings.errors.iter().map(|e| format!("sensor: {e}")));
     let total_ms = stages.total().as_millis();
     Ok(BuildReport {

@@ -1,0 +1,172 @@
+//! Helpers for the end-to-end tests: the real rslim binary, the real Docker
+//! daemon, the fixture images `scripts/setup` builds.
+#![allow(dead_code)]
+
+use std::collections::BTreeSet;
+use std::process::{Command, Output};
+use std::sync::{Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+/// Builds share the daemon and the leftover checks look at all of it, so
+/// the tests of one binary run one at a time.
+static DAEMON: Mutex<()> = Mutex::new(());
+
+pub fn exclusive() -> MutexGuard<'static, ()> {
+    DAEMON.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+pub fn rslim(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_rslim"))
+        .args(args)
+        .output()
+        .expect("cannot run rslim")
+}
+
+pub fn docker(args: &[&str]) -> Output {
+    Command::new("docker")
+        .args(args)
+        .output()
+        .expect("cannot run docker")
+}
+
+pub fn docker_ok(args: &[&str]) -> String {
+    let out = docker(args);
+    assert!(
+        out.status.success(),
+        "docker {args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+/// The image must exist: `scripts/setup` builds every fixture.
+pub fn require_image(image: &str) {
+    assert!(
+        docker(&["image", "inspect", image]).status.success(),
+        "fixture image {image} is missing: run scripts/setup first"
+    );
+}
+
+/// Containers and volumes on the daemon, to show a run left nothing behind.
+#[derive(Debug, PartialEq, Eq)]
+pub struct DaemonState {
+    pub containers: BTreeSet<String>,
+    pub volumes: BTreeSet<String>,
+}
+
+pub fn daemon_state() -> DaemonState {
+    let lines = |out: String| out.lines().map(str::to_string).collect();
+    DaemonState {
+        containers: lines(docker_ok(&["ps", "-aq", "--no-trunc"])),
+        volumes: lines(docker_ok(&["volume", "ls", "-q"])),
+    }
+}
+
+/// Runs rslim and checks the daemon holds exactly what it held before
+/// (images aside) — on success and on failure alike.
+pub fn rslim_leaving_nothing(args: &[&str]) -> Output {
+    let before = daemon_state();
+    let out = rslim(args);
+    let after = daemon_state();
+    assert_eq!(
+        before,
+        after,
+        "rslim {args:?} left containers or volumes behind; stderr:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
+pub fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+/// An HTTP answer reduced to what must match: status and body.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Answer {
+    pub path: String,
+    pub status: String,
+    pub body: Vec<u8>,
+}
+
+/// Starts `image` with `port` published on 127.0.0.1, asks each path with
+/// curl, and removes the container (and its volumes) again.
+pub fn answers(image: &str, port: u16, paths: &[&str]) -> Vec<Answer> {
+    let publish = format!("127.0.0.1::{port}");
+    let id = docker_ok(&["run", "-d", "-p", &publish, image]);
+    let result = std::panic::catch_unwind(|| {
+        let host_port = docker_ok(&["port", &id, &port.to_string()])
+            .lines()
+            .next()
+            .and_then(|l| l.rsplit(':').next())
+            .expect("no published port")
+            .to_string();
+        wait_for_http(&host_port, &id);
+        paths
+            .iter()
+            .map(|path| curl(&host_port, path))
+            .collect::<Vec<_>>()
+    });
+    docker_ok(&["rm", "-fv", &id]);
+    result.unwrap_or_else(|e| std::panic::resume_unwind(e))
+}
+
+fn wait_for_http(host_port: &str, id: &str) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        if curl(host_port, "/").status != "000" {
+            return;
+        }
+        if Instant::now() > deadline {
+            let logs = docker(&["logs", id]);
+            panic!(
+                "{id} never answered HTTP; logs:\n{}{}",
+                String::from_utf8_lossy(&logs.stdout),
+                String::from_utf8_lossy(&logs.stderr)
+            );
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+fn curl(host_port: &str, path: &str) -> Answer {
+    let url = format!("http://127.0.0.1:{host_port}{path}");
+    let out = Command::new("curl")
+        .args([
+            "-s",
+            "-o",
+            "-",
+            "-w",
+            "\n%{http_code}",
+            "--max-time",
+            "5",
+            &url,
+        ])
+        .output()
+        .expect("cannot run curl");
+    let mut body = out.stdout;
+    let split = body.iter().rposition(|&b| b == b'\n').unwrap_or(0);
+    let status = String::from_utf8_lossy(&body[split..]).trim().to_string();
+    body.truncate(split);
+    Answer {
+        path: path.to_string(),
+        status,
+        body,
+    }
+}
+
+/// The `Config` of an image as the daemon reports it.
+pub fn image_config(image: &str) -> serde_json::Value {
+    let text = docker_ok(&["image", "inspect", "--format", "{{json .Config}}", image]);
+    serde_json::from_str(&text).unwrap()
+}
+
+pub fn image_size(image: &str) -> u64 {
+    docker_ok(&["image", "inspect", "--format", "{{.Size}}", image])
+        .parse()
+        .unwrap()
+}
+
+pub fn remove_image(image: &str) {
+    let _ = docker(&["image", "rm", "-f", image]);
+}
