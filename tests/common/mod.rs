@@ -47,7 +47,12 @@ pub fn require_image(image: &str) {
     );
 }
 
-/// Containers and volumes on the daemon, to show a run left nothing behind.
+/// The label rslim puts on every container it creates.
+pub const OWNER_LABEL: &str = "io.rslim.owner";
+
+/// rslim's containers and all volumes on the daemon, to show a run left
+/// nothing behind. (Containers are matched by rslim's label so that other
+/// work on the same daemon does not make the check flaky.)
 #[derive(Debug, PartialEq, Eq)]
 pub struct DaemonState {
     pub containers: BTreeSet<String>,
@@ -57,7 +62,13 @@ pub struct DaemonState {
 pub fn daemon_state() -> DaemonState {
     let lines = |out: String| out.lines().map(str::to_string).collect();
     DaemonState {
-        containers: lines(docker_ok(&["ps", "-aq", "--no-trunc"])),
+        containers: lines(docker_ok(&[
+            "ps",
+            "-aq",
+            "--no-trunc",
+            "--filter",
+            &format!("label={OWNER_LABEL}"),
+        ])),
         volumes: lines(docker_ok(&["volume", "ls", "-q"])),
     }
 }
