@@ -198,7 +198,13 @@ async fn build(
     }
     let findings = container.findings(docker).await?;
     check_outcome(docker, &container, &findings).await?;
-    docker.remove_container(&container.id).await?;
+    // Removing the container (and its volumes) overlaps the rest of the
+    // build; `created.remove_all` still covers it if anything fails first.
+    let removal = tokio::spawn({
+        let docker = docker.clone();
+        let id = container.id.clone();
+        async move { docker.remove_container(&id).await }
+    });
 
     stages.begin("export", "waiting for the image export");
     let original = export.await.fail_with(ExitKind::Internal)??;
@@ -226,6 +232,7 @@ async fn build(
     let source = format!("{}@{}", args.image, image_id);
     let written = write::write_and_load(docker, original, &keep, &tags, &source).await?;
     stages.end();
+    removal.await.fail_with(ExitKind::Internal)??;
 
     let slim = docker.inspect_image(&written.image_id).await?;
     let original_bytes = inspect.size.unwrap_or(0).max(0) as u64;
