@@ -6,6 +6,7 @@ pub mod archive;
 pub mod config;
 pub mod layer;
 pub mod node;
+pub mod overlay;
 pub mod rootfs;
 
 pub use archive::ImageArchive;
