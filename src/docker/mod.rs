@@ -5,6 +5,7 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
+use anyhow::Context;
 use bollard::models::{
     ContainerCreateBody, ContainerInspectResponse, HostConfig, ImageInspect, PortBinding,
 };
@@ -47,6 +48,7 @@ impl Docker {
     /// and checks that the daemon answers.
     pub async fn connect() -> Result<Docker> {
         let api = bollard::Docker::connect_with_defaults()
+            .context("cannot reach the Docker daemon; is it running, and is DOCKER_HOST right?")
             .fail_with(ExitKind::DaemonUnreachable)?
             .with_timeout(Duration::from_secs(600));
         let unreachable = |e: bollard::errors::Error| {
