@@ -131,3 +131,6 @@ fn subtree<'a, V>(
     tree.range::<Path, _>((lower, Bound::Unbounded))
         .take_while(move |(path, _)| path.starts_with(dir))
 }
+
+#[cfg(test)]
+mod tests;
