@@ -72,7 +72,7 @@ pub fn apply_layer<V: OverlayValue>(
                 .and_then(|target| observer.hardlink(entry, target)),
             EntryKind::Whiteout | EntryKind::Opaque => continue,
         };
-        // A link to nothing is skipped, as tar tools skip it.
+        // Declined by the observer, or a link to nothing (tar tools skip those too).
         let Some(new) = new else { continue };
         let old = tree.remove(&entry.path);
         let dir_over_dir = new.is_dir() && old.as_ref().is_some_and(V::is_dir);
