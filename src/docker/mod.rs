@@ -5,6 +5,7 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
+use anyhow::Context;
 use bollard::models::{
     ContainerCreateBody, ContainerInspectResponse, HostConfig, ImageInspect, PortBinding,
 };

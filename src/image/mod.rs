@@ -1,12 +1,16 @@
 //! The one image reader: docker-save and OCI archives, from the daemon or a
 //! file. Gives the config, the history, each layer's entries (with whiteouts),
-//! and the merged filesystem. `build` and `xray` both read images through it.
+//! and the merged filesystem. `build` and `xray` both read images through it,
+//! and both apply layers with the one set of overlay rules in [`overlay`].
 
 pub mod archive;
 pub mod config;
 pub mod layer;
 pub mod node;
+pub mod overlay;
 pub mod rootfs;
+#[cfg(test)]
+pub(crate) mod test_archive;
 
 pub use archive::ImageArchive;
 pub use config::ImageConfig;

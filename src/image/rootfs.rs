@@ -13,8 +13,9 @@ use std::sync::Arc;
 use anyhow::Context;
 
 use super::archive::{BlobReader, Compression, ImageArchive};
-use super::layer::{visit_layer, EntryKind, LayerEntry};
+use super::layer::{visit_layer, LayerEntry};
 use super::node::{ContentRef, ContentSource, Node, NodeKind};
+use super::overlay::{self, LayerObserver, OverlayValue};
 use crate::resolve::tree::FsTree;
 
 /// Where a layer's uncompressed bytes can be read at random.
@@ -45,73 +46,14 @@ impl RootFs {
                 entries.push(entry.clone());
                 Ok(())
             })?;
-            rootfs.apply_layer(index, entries);
+            overlay::apply_layer(&mut rootfs.nodes, &entries, &mut NodeMaker { layer: index });
         }
         Ok(rootfs)
     }
 
-    fn apply_layer(&mut self, layer: usize, entries: Vec<LayerEntry>) {
-        // Deletions refer to the layers below, so they go first.
-        for entry in &entries {
-            match entry.kind {
-                EntryKind::Opaque => self.remove_descendants(&entry.path),
-                EntryKind::Whiteout => {
-                    self.remove_descendants(&entry.path);
-                    self.nodes.remove(&entry.path);
-                }
-                _ => {}
-            }
-        }
-        for entry in entries {
-            let (kind, meta, content) = match entry.kind {
-                EntryKind::Node(kind) => {
-                    let content = match kind {
-                        NodeKind::File { size } => Some(ContentRef {
-                            layer,
-                            offset: entry.data_offset,
-                            size,
-                        }),
-                        _ => None,
-                    };
-                    (kind, entry.meta, content)
-                }
-                EntryKind::Hardlink { target } => match self.nodes.get(&target) {
-                    // A hard link shares the inode: same bytes, same metadata.
-                    Some(node) => (node.kind.clone(), node.meta.clone(), node.content),
-                    None => continue, // a link to nothing: tar tools skip it too
-                },
-                EntryKind::Whiteout | EntryKind::Opaque => continue,
-            };
-            if kind != NodeKind::Dir {
-                // A file replacing a directory hides all that was under it.
-                self.remove_descendants(&entry.path);
-            }
-            self.nodes.insert(
-                entry.path.clone(),
-                Node {
-                    path: entry.path,
-                    kind,
-                    meta,
-                    content,
-                },
-            );
-        }
-    }
-
-    fn remove_descendants(&mut self, dir: &Path) {
-        let doomed: Vec<PathBuf> = self.descendants(dir).map(|n| n.path.clone()).collect();
-        for path in doomed {
-            self.nodes.remove(&path);
-        }
-    }
-
     /// Every node strictly below `dir`, in path order.
     pub fn descendants<'a>(&'a self, dir: &'a Path) -> impl Iterator<Item = &'a Node> + 'a {
-        // PathBuf orders component by component, so a subtree is one contiguous range.
-        self.nodes
-            .range::<Path, _>((std::ops::Bound::Excluded(dir), std::ops::Bound::Unbounded))
-            .take_while(move |(path, _)| path.starts_with(dir))
-            .map(|(_, node)| node)
+        overlay::descendants(&self.nodes, dir).map(|(_, node)| node)
     }
 
     pub fn get(&self, path: &Path) -> Option<&Node> {
@@ -140,6 +82,44 @@ impl RootFs {
             .filter(|c| seen.insert(*c))
             .map(|c| c.size)
             .sum()
+    }
+}
+
+impl OverlayValue for Node {
+    fn is_dir(&self) -> bool {
+        Node::is_dir(self)
+    }
+}
+
+/// Turns the entries of layer `layer` into nodes of the merged filesystem.
+struct NodeMaker {
+    layer: usize,
+}
+
+impl LayerObserver<Node> for NodeMaker {
+    fn node(&mut self, entry: &LayerEntry, kind: &NodeKind) -> Option<Node> {
+        let content = match kind {
+            NodeKind::File { size } => Some(ContentRef {
+                layer: self.layer,
+                offset: entry.data_offset,
+                size: *size,
+            }),
+            _ => None,
+        };
+        Some(Node {
+            path: entry.path.clone(),
+            kind: kind.clone(),
+            meta: entry.meta.clone(),
+            content,
+        })
+    }
+
+    fn hardlink(&mut self, entry: &LayerEntry, target: &Node) -> Option<Node> {
+        // A hard link shares the inode: same bytes, same metadata.
+        Some(Node {
+            path: entry.path.clone(),
+            ..target.clone()
+        })
     }
 }
 

@@ -1,6 +1,7 @@
 //! Applies the layers in order over path metadata only, to learn which stored
 //! copies stay visible and which a later layer hides (the waste), and what
-//! each layer adds, modifies and deletes.
+//! each layer adds, modifies and deletes. The overlay rules themselves are
+//! [`crate::image::overlay`]'s; this module only keeps the books.
 //!
 //! A "copy" is one stored body: a regular file's data or a symlink's target,
 //! shared by all hard links to it. A copy is wasted once, when its last
@@ -8,11 +9,11 @@
 //! wasted and `stored = visible + wasted` holds exactly.
 
 use std::collections::{BTreeMap, HashMap};
-use std::ops::Bound;
 use std::path::{Component, Path, PathBuf};
 
 use crate::image::layer::{EntryKind, LayerEntry};
 use crate::image::node::NodeKind;
+use crate::image::overlay::{self, Hidden, LayerObserver, OverlayValue};
 
 use super::model::ChangeCount;
 
@@ -132,150 +133,19 @@ impl Merged {
     }
 
     fn apply_layer(&mut self, layer: usize, entries: &[LayerEntry]) {
-        let mut changes = LayerChanges::default();
-        // Deletions refer to the layers below, so they go first.
-        for entry in entries {
-            let hidden = match entry.kind {
-                EntryKind::Whiteout => self.hide_subtree(&entry.path, true, layer, true),
-                EntryKind::Opaque => self.hide_subtree(&entry.path, false, layer, true),
-                _ => continue,
-            };
-            changes.deleted.files += hidden.files;
-            changes.deleted.bytes += hidden.bytes;
-            if entry.kind == EntryKind::Whiteout {
-                self.tally_dive(&entry.path, 0);
-            }
+        // dive counts a whiteout as a 0-byte entry of its path.
+        for entry in entries.iter().filter(|e| e.kind == EntryKind::Whiteout) {
+            tally_dive(&mut self.dive, &entry.path, 0);
         }
-        for entry in entries {
-            let mut link_target = None;
-            let (kind, copy, bytes) = match &entry.kind {
-                EntryKind::Node(NodeKind::Dir) => (VisibleKind::Dir, None, 0),
-                EntryKind::Node(node) => {
-                    let (kind, bytes) = match node {
-                        NodeKind::File { size } => (VisibleKind::File, *size),
-                        NodeKind::Symlink { target } => {
-                            link_target = Some(target.clone());
-                            (VisibleKind::Symlink, target.as_os_str().len() as u64)
-                        }
-                        _ => (VisibleKind::Special, 0),
-                    };
-                    let copy = self.copies.len();
-                    self.copies.push(StoredCopy {
-                        layer,
-                        path: entry.path.clone(),
-                        bytes,
-                        is_file: kind == VisibleKind::File,
-                        names: 0,
-                    });
-                    changes.content_bytes += bytes;
-                    (kind, Some(copy), bytes)
-                }
-                EntryKind::Hardlink { target } => match self.view.get(target) {
-                    Some(found) if found.copy.is_some() => {
-                        link_target = found.link_target.clone();
-                        (found.kind, found.copy, 0)
-                    }
-                    _ => continue, // a link to nothing: tar tools skip it too
-                },
-                EntryKind::Whiteout | EntryKind::Opaque => continue,
-            };
-            if kind != VisibleKind::Dir {
-                self.tally_dive(&entry.path, entry.size());
-            }
-            let previous = self.view.get(&entry.path).map(|v| v.kind);
-            match previous {
-                Some(VisibleKind::Dir) if kind == VisibleKind::Dir => {}
-                Some(_) => {
-                    // Replacing a directory by a file hides what was under it.
-                    self.hide_subtree(&entry.path, kind != VisibleKind::Dir, layer, false);
-                    if kind != VisibleKind::Dir {
-                        changes.modified.files += 1;
-                        changes.modified.bytes += bytes;
-                    }
-                }
-                None if kind != VisibleKind::Dir => {
-                    changes.added.files += 1;
-                    changes.added.bytes += bytes;
-                }
-                None => {}
-            }
-            if let Some(copy) = copy {
-                self.copies[copy].names += 1;
-            }
-            self.view.insert(
-                entry.path.clone(),
-                Visible {
-                    kind,
-                    layer,
-                    mode: entry.meta.mode,
-                    copy,
-                    link_target,
-                },
-            );
-        }
-        self.changes.push(changes);
-    }
-
-    /// Removes everything strictly below `dir` (and `dir` itself when
-    /// `including_root`), recording the copies that lose their last name.
-    fn hide_subtree(
-        &mut self,
-        dir: &Path,
-        including_root: bool,
-        layer: usize,
-        deleted: bool,
-    ) -> ChangeCount {
-        let lower = if including_root {
-            Bound::Included(dir)
-        } else {
-            Bound::Excluded(dir)
+        let mut ledger = Ledger {
+            layer,
+            copies: &mut self.copies,
+            waste: &mut self.waste,
+            dive: &mut self.dive,
+            changes: LayerChanges::default(),
         };
-        // PathBuf orders component by component, so a subtree is one contiguous range.
-        let doomed: Vec<PathBuf> = self
-            .view
-            .range::<Path, _>((lower, Bound::Unbounded))
-            .take_while(|(path, _)| path.starts_with(dir))
-            .map(|(path, _)| path.clone())
-            .collect();
-        let mut hidden = ChangeCount::default();
-        for path in doomed {
-            let Some(visible) = self.view.remove(&path) else {
-                continue;
-            };
-            let Some(index) = visible.copy else { continue };
-            hidden.files += 1;
-            let copy = &mut self.copies[index];
-            copy.names -= 1;
-            if copy.names == 0 && copy.bytes > 0 {
-                hidden.bytes += copy.bytes;
-                self.waste.push(WasteEvent {
-                    stored_in: copy.layer,
-                    hidden_by: layer,
-                    path: copy.path.clone(),
-                    bytes: copy.bytes,
-                    deleted,
-                });
-            }
-        }
-        hidden
-    }
-
-    fn tally_dive(&mut self, path: &Path, size: u64) {
-        match self.dive.get_mut(path) {
-            Some(tally) => {
-                tally.min = tally.min.min(size);
-                tally.cumulative += size;
-            }
-            None => {
-                self.dive.insert(
-                    path.to_path_buf(),
-                    DiveTally {
-                        min: size,
-                        cumulative: size,
-                    },
-                );
-            }
-        }
+        overlay::apply_layer(&mut self.view, entries, &mut ledger);
+        self.changes.push(ledger.changes);
     }
 
     /// `path` with every symlinked directory on the way resolved, as the
@@ -321,6 +191,130 @@ impl Merged {
             }
         }
         Some(current)
+    }
+}
+
+impl OverlayValue for Visible {
+    fn is_dir(&self) -> bool {
+        self.kind == VisibleKind::Dir
+    }
+}
+
+/// The books kept while one layer is applied: the copies it stores, the
+/// copies it hides, and its change counts.
+struct Ledger<'a> {
+    layer: usize,
+    copies: &'a mut Vec<StoredCopy>,
+    waste: &'a mut Vec<WasteEvent>,
+    dive: &'a mut HashMap<PathBuf, DiveTally>,
+    changes: LayerChanges,
+}
+
+impl LayerObserver<Visible> for Ledger<'_> {
+    fn node(&mut self, entry: &LayerEntry, kind: &NodeKind) -> Option<Visible> {
+        let (kind, bytes, link_target) = match kind {
+            NodeKind::Dir => (VisibleKind::Dir, 0, None),
+            NodeKind::File { size } => (VisibleKind::File, *size, None),
+            NodeKind::Symlink { target } => (
+                VisibleKind::Symlink,
+                target.as_os_str().len() as u64,
+                Some(target.clone()),
+            ),
+            _ => (VisibleKind::Special, 0, None),
+        };
+        let copy = (kind != VisibleKind::Dir).then(|| {
+            self.copies.push(StoredCopy {
+                layer: self.layer,
+                path: entry.path.clone(),
+                bytes,
+                is_file: kind == VisibleKind::File,
+                names: 0,
+            });
+            self.changes.content_bytes += bytes;
+            self.copies.len() - 1
+        });
+        Some(Visible {
+            kind,
+            layer: self.layer,
+            mode: entry.meta.mode,
+            copy,
+            link_target,
+        })
+    }
+
+    fn hardlink(&mut self, entry: &LayerEntry, target: &Visible) -> Option<Visible> {
+        // Only stored bodies can be linked; a link to a directory is skipped.
+        target.copy?;
+        Some(Visible {
+            kind: target.kind,
+            layer: self.layer,
+            mode: entry.meta.mode,
+            copy: target.copy,
+            link_target: target.link_target.clone(),
+        })
+    }
+
+    /// A copy is wasted once, when its last visible name disappears.
+    fn hidden(&mut self, _path: &Path, old: &Visible, why: Hidden) {
+        let Some(index) = old.copy else { return };
+        let deleted = why == Hidden::Deleted;
+        if deleted {
+            self.changes.deleted.files += 1;
+        }
+        let copy = &mut self.copies[index];
+        copy.names -= 1;
+        if copy.names == 0 && copy.bytes > 0 {
+            if deleted {
+                self.changes.deleted.bytes += copy.bytes;
+            }
+            self.waste.push(WasteEvent {
+                stored_in: copy.layer,
+                hidden_by: self.layer,
+                path: copy.path.clone(),
+                bytes: copy.bytes,
+                deleted,
+            });
+        }
+    }
+
+    fn placed(&mut self, entry: &LayerEntry, new: &Visible, replaced: Option<&Visible>) {
+        if let Some(copy) = new.copy {
+            self.copies[copy].names += 1;
+        }
+        if new.kind == VisibleKind::Dir {
+            return;
+        }
+        tally_dive(self.dive, &entry.path, entry.size());
+        // A hard link stores no new bytes.
+        let bytes = match (&entry.kind, new.copy) {
+            (EntryKind::Node(_), Some(copy)) => self.copies[copy].bytes,
+            _ => 0,
+        };
+        let count = if replaced.is_some() {
+            &mut self.changes.modified
+        } else {
+            &mut self.changes.added
+        };
+        count.files += 1;
+        count.bytes += bytes;
+    }
+}
+
+fn tally_dive(dive: &mut HashMap<PathBuf, DiveTally>, path: &Path, size: u64) {
+    match dive.get_mut(path) {
+        Some(tally) => {
+            tally.min = tally.min.min(size);
+            tally.cumulative += size;
+        }
+        None => {
+            dive.insert(
+                path.to_path_buf(),
+                DiveTally {
+                    min: size,
+                    cumulative: size,
+                },
+            );
+        }
     }
 }
 

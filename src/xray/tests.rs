@@ -352,3 +352,20 @@ fn comparison_marks_packages_removed_wholly_or_partly() {
         .unwrap();
     assert_eq!((usr_bin.before_bytes, usr_bin.after_bytes), (1100, 100));
 }
+
+#[test]
+fn a_directory_replacing_a_file_wastes_the_file() {
+    let image = layers(vec![
+        vec![file("/y", 100), file("/kept", 1)],
+        vec![dir("/y"), file("/y/child", 5)],
+    ]);
+    let merged = Merged::apply(&image);
+    assert_eq!(merged.wasted_bytes(), 100);
+    assert_eq!(merged.visible_bytes(), 6);
+    assert_eq!(
+        merged.stored_bytes(),
+        merged.visible_bytes() + merged.wasted_bytes()
+    );
+    assert!(!merged.waste[0].deleted);
+    assert_eq!(merged.changes[1].added.files, 1);
+}
