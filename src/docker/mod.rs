@@ -5,7 +5,6 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
-use anyhow::Context;
 use bollard::models::{
     ContainerCreateBody, ContainerInspectResponse, HostConfig, ImageInspect, PortBinding,
 };
@@ -104,6 +103,24 @@ impl Docker {
         while let Some(chunk) = stream.next().await {
             let chunk =
                 chunk.map_err(|e| api_failure(format!("cannot export image {image}"), e))?;
+            out.write_all(&chunk).await.fail_with(ExitKind::Internal)?;
+            written += chunk.len() as u64;
+        }
+        out.flush().await.fail_with(ExitKind::Internal)?;
+        Ok(written)
+    }
+
+    /// Streams `docker export CONTAINER` (its merged filesystem) into `out`.
+    pub async fn export_container(
+        &self,
+        container: &str,
+        out: &mut tokio::fs::File,
+    ) -> Result<u64> {
+        let mut stream = self.api.export_container(container);
+        let mut written = 0u64;
+        while let Some(chunk) = stream.next().await {
+            let chunk =
+                chunk.map_err(|e| api_failure("cannot export the image's filesystem".into(), e))?;
             out.write_all(&chunk).await.fail_with(ExitKind::Internal)?;
             written += chunk.len() as u64;
         }
@@ -327,6 +344,21 @@ impl Docker {
             .exit_code
             .unwrap_or(-1);
         Ok((code, output))
+    }
+
+    /// Ids of the containers this process created (by rslim's owner label).
+    pub async fn containers_of_this_process(&self) -> Result<Vec<String>> {
+        let filter = format!("{OWNER_LABEL}={}", std::process::id());
+        let options = bollard::query_parameters::ListContainersOptionsBuilder::default()
+            .all(true)
+            .filters(&HashMap::from([("label".to_string(), vec![filter])]))
+            .build();
+        let containers = self
+            .api
+            .list_containers(Some(options))
+            .await
+            .map_err(|e| api_failure("cannot list containers".into(), e))?;
+        Ok(containers.into_iter().filter_map(|c| c.id).collect())
     }
 
     /// Removes the container and its anonymous volumes; a container that is

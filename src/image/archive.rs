@@ -72,6 +72,26 @@ impl ImageArchive {
             .with_context(|| format!("{} is not a readable image archive", path.display()))
     }
 
+    /// A container's filesystem as `docker export` writes it, for a
+    /// container that never ran: the image's layers already merged, read as
+    /// one flat layer. `config_bytes` is the image config document.
+    pub fn from_flat_export(file: File, config_bytes: Vec<u8>) -> anyhow::Result<ImageArchive> {
+        let stored_size = file.metadata()?.len();
+        let config = ImageConfig::parse(&config_bytes).context("bad image config")?;
+        Ok(ImageArchive {
+            file: Arc::new(file),
+            config_bytes,
+            config,
+            layers: vec![LayerBlob {
+                name: "container export".into(),
+                offset: 0,
+                stored_size,
+                compression: Compression::None,
+            }],
+            repo_tags: Vec::new(),
+        })
+    }
+
     /// Index an archive already open (e.g. a spooled `docker save`).
     pub fn from_file(mut file: File) -> anyhow::Result<ImageArchive> {
         file.seek(SeekFrom::Start(0))?;

@@ -60,6 +60,15 @@ impl RootFs {
         self.nodes.get(path)
     }
 
+    /// Drops `path` from the view (see [`super::export`]).
+    pub(super) fn forget(&mut self, path: &Path) {
+        self.nodes.remove(path);
+    }
+
+    pub(super) fn get_mut(&mut self, path: &Path) -> Option<&mut Node> {
+        self.nodes.get_mut(path)
+    }
+
     /// All nodes in path order.
     pub fn nodes(&self) -> impl Iterator<Item = &Node> {
         self.nodes.values()

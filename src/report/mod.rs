@@ -99,7 +99,8 @@ pub struct BuildReport {
     pub paths_kept: usize,
     pub stages: Vec<StageTime>,
     pub total_ms: u128,
-    /// Wall time minus the time spent waiting for the app and probing it.
+    /// Wall time minus Docker starting the app, the wait for it to be ready
+    /// and the probes: what rslim itself costs.
     pub overhead_ms: u128,
     pub probes: Vec<PortProbe>,
     pub sensor: SensorSummary,

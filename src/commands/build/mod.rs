@@ -12,8 +12,9 @@ use std::time::Duration;
 use rslim_sensor::{AppOutcome, Findings};
 
 use crate::cli::BuildArgs;
-use crate::docker::{split_reference, Docker};
+use crate::docker::{split_reference, ContainerSpec, Docker};
 use crate::error::{ExitKind, FailWith, Failure, Result};
+use crate::image::export::{parse_rfc3339, undo_init_layer};
 use crate::image::{ImageArchive, ImageConfig, RootFs};
 use crate::probe::{self, Interrupted, PortProbe, ProbeSettings, Target};
 use crate::report::{BuildReport, Stages};
@@ -76,7 +77,13 @@ impl Created {
 
     async fn remove_all(&self, docker: &Docker) {
         let names = std::mem::take(&mut *self.0.lock().unwrap_or_else(|e| e.into_inner()));
-        for name in names {
+        // Also sweep by label: a create that was in flight when we stopped
+        // may have finished after its name was removed.
+        let labelled = docker
+            .containers_of_this_process()
+            .await
+            .unwrap_or_default();
+        for name in names.into_iter().chain(labelled) {
             if let Err(e) = docker.remove_container(&name).await {
                 eprintln!("rslim: warning: could not remove container {name}: {e}; remove it with `docker rm -fv {name}`");
             }
@@ -120,12 +127,8 @@ async fn build(
         other => other?,
     };
     let image_id = inspect.id.clone().unwrap_or_default();
-    let export = tokio::spawn(read_original(
-        docker.clone(),
-        image_id.clone(),
-        args.archive.clone(),
-    ));
-    let config = inspect_config(&inspect)?;
+    let config_bytes = config_document(&inspect)?;
+    let config = ImageConfig::parse(&config_bytes).fail_with(ExitKind::Internal)?;
     if config.run.argv().is_empty() {
         return Err(Failure::msg(
             ExitKind::ImageNotRunnable,
@@ -135,6 +138,14 @@ async fn build(
             ),
         ));
     }
+    // Read the original filesystem while the app runs; aborted if we fail first.
+    let mut export = AbortOnDrop(tokio::spawn(read_original(
+        docker.clone(),
+        image_id.clone(),
+        args.archive.clone(),
+        config_bytes,
+        created.clone(),
+    )));
     let ports = config.run.tcp_ports();
     let continue_after = continue_after.unwrap_or(if ports.is_empty() {
         ContinueAfter::Exit
@@ -142,7 +153,7 @@ async fn build(
         ContinueAfter::Probe
     });
 
-    stages.begin("start", "starting the app under the sensor");
+    stages.begin("create", "creating the profiling container with the sensor");
     let options = ProfilingOptions {
         stop_grace: Duration::from_secs(args.stop_grace),
     };
@@ -150,6 +161,7 @@ async fn build(
     created.register(&name);
     let mut container =
         ProfilingContainer::create(docker, &image_id, &name, &config, &options).await?;
+    stages.begin("start", "starting the app under the sensor");
     container.start(docker, &ports).await?;
 
     stages.begin(
@@ -207,7 +219,7 @@ async fn build(
     });
 
     stages.begin("export", "waiting for the image export");
-    let original = export.await.fail_with(ExitKind::Internal)??;
+    let original = (&mut export.0).await.fail_with(ExitKind::Internal)??;
 
     stages.begin("resolve", "resolving the files to keep");
     let observed = observed_paths(&findings);
@@ -251,7 +263,9 @@ async fn build(
         reduction: original_bytes as f64 / slim_bytes.max(1) as f64,
         files_kept: written.files,
         paths_kept: written.kept.len(),
-        overhead_ms: total_ms.saturating_sub(stages.ms("probe")),
+        // Docker starting the app, the app getting ready and the probes are
+        // the app's time; everything else is rslim's.
+        overhead_ms: total_ms.saturating_sub(stages.ms("start") + stages.ms("probe")),
         total_ms,
         stages: stages.done.clone(),
         probes,
@@ -274,30 +288,62 @@ async fn build(
     })
 }
 
-/// Exports the image (or opens the given archive) and indexes its filesystem.
+/// Reads the original image's filesystem: `docker export` of a container
+/// created from the image and never started (the layers as Docker merges
+/// them, twice as fast as `docker save`), or the given archive.
 async fn read_original(
     docker: Docker,
     image_id: String,
     archive: Option<PathBuf>,
+    config_bytes: Vec<u8>,
+    created: Created,
 ) -> Result<Original> {
-    let file = match archive {
-        Some(path) => std::fs::File::open(&path).map_err(|e| {
-            Failure::msg(
-                ExitKind::Usage,
-                format!("cannot open archive {}: {e}", path.display()),
-            )
-        })?,
+    let archive = match archive {
+        Some(path) => {
+            let file = std::fs::File::open(&path).map_err(|e| {
+                Failure::msg(
+                    ExitKind::Usage,
+                    format!("cannot open archive {}: {e}", path.display()),
+                )
+            })?;
+            Some(file)
+        }
+        None => None,
+    };
+    let flat_export = match archive {
+        Some(_) => None,
         None => {
+            let name = container_name("export");
+            created.register(&name);
+            let spec = ContainerSpec {
+                name: name.clone(),
+                image: image_id.clone(),
+                // Never started: the entrypoint only has to be non-empty.
+                entrypoint: Some(vec![rslim_sensor::SENSOR_PATH.to_string()]),
+                ..ContainerSpec::default()
+            };
+            let id = docker.create_container(&spec).await?;
             // Anonymous temp file: nothing to clean up, whatever happens.
             let spool = tempfile::tempfile().fail_with(ExitKind::Internal)?;
             let mut spool = tokio::fs::File::from_std(spool);
-            docker.save_image(&image_id, &mut spool).await?;
-            spool.into_std().await
+            let exported = docker.export_container(&id, &mut spool).await;
+            docker.remove_container(&id).await?;
+            exported?;
+            Some(spool.into_std().await)
         }
     };
+    let flat = flat_export.is_some();
     tokio::task::spawn_blocking(move || {
-        let archive = ImageArchive::from_file(file)?;
-        let rootfs = RootFs::build(&archive)?;
+        let archive = match (archive, flat_export) {
+            (Some(file), _) => ImageArchive::from_file(file)?,
+            (None, Some(spool)) => ImageArchive::from_flat_export(spool, config_bytes)?,
+            (None, None) => unreachable!("either an archive or an export"),
+        };
+        let mut rootfs = RootFs::build(&archive)?;
+        if flat {
+            let created = archive.config.created.as_deref().and_then(parse_rfc3339);
+            undo_init_layer(&mut rootfs, created.unwrap_or(0));
+        }
         anyhow::Ok(Original { archive, rootfs })
     })
     .await
@@ -305,10 +351,32 @@ async fn read_original(
     .fail_with(ExitKind::Internal)
 }
 
-fn inspect_config(inspect: &bollard::models::ImageInspect) -> Result<ImageConfig> {
-    let wrapped = serde_json::json!({ "config": inspect.config });
-    let bytes = serde_json::to_vec(&wrapped).fail_with(ExitKind::Internal)?;
-    ImageConfig::parse(&bytes).fail_with(ExitKind::Internal)
+/// Aborts a background task when the build ends before awaiting it.
+struct AbortOnDrop<T>(tokio::task::JoinHandle<T>);
+
+impl<T> Drop for AbortOnDrop<T> {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+/// The image config document (as `docker save` stores it) rebuilt from
+/// the daemon's inspect answer: platform, creation time and run config.
+fn config_document(inspect: &bollard::models::ImageInspect) -> Result<Vec<u8>> {
+    let mut document = serde_json::Map::new();
+    let mut put = |key: &str, value: Option<serde_json::Value>| {
+        if let Some(value) = value.filter(|v| !v.is_null() && v != "") {
+            document.insert(key.to_string(), value);
+        }
+    };
+    put("architecture", inspect.architecture.clone().map(Into::into));
+    put("os", inspect.os.clone().map(Into::into));
+    put("variant", inspect.variant.clone().map(Into::into));
+    put("os.version", inspect.os_version.clone().map(Into::into));
+    put("author", inspect.author.clone().map(Into::into));
+    put("created", inspect.created.clone().map(Into::into));
+    put("config", serde_json::to_value(&inspect.config).ok());
+    serde_json::to_vec(&document).fail_with(ExitKind::Internal)
 }
 
 /// The running profiling container, as the probes see it.
