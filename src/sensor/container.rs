@@ -134,25 +134,53 @@ impl ProfilingContainer {
         Ok(inspect.state.and_then(|s| s.running).unwrap_or(false))
     }
 
-    /// Sends the image's stop signal; the sensor forwards it, gives the app
-    /// its grace time, writes its findings and exits.
-    pub async fn stop(
+    /// Ends profiling and returns what the sensor saw. With a signal, sends
+    /// it (the sensor forwards it and gives the app its grace time); then
+    /// waits for the findings. The sensor writes them (atomically) as soon as
+    /// the app is gone, before the container is torn down, so they are
+    /// fetched as soon as they appear instead of after Docker's teardown.
+    pub async fn stop_and_collect(
         &self,
         docker: &Docker,
-        signal: &str,
+        signal: Option<&str>,
         options: &ProfilingOptions,
-    ) -> Result<i64> {
-        docker.kill_container(&self.id, signal).await?;
+    ) -> Result<Findings> {
+        if let Some(signal) = signal {
+            docker.kill_container(&self.id, signal).await?;
+        }
+        let poll = async {
+            loop {
+                if let Ok(findings) = self.findings(docker).await {
+                    return findings;
+                }
+                tokio::time::sleep(Duration::from_millis(25)).await;
+            }
+        };
+        let exited = async {
+            docker.wait_container(&self.id).await?;
+            self.findings(docker).await
+        };
         let budget = options.stop_grace + Duration::from_secs(10);
-        match tokio::time::timeout(budget, docker.wait_container(&self.id)).await {
-            Ok(code) => code,
-            Err(_) => Err(Failure::msg(
-                ExitKind::SensorFailed,
-                format!(
-                    "the sensor did not exit {}s after the stop signal",
-                    budget.as_secs()
-                ),
-            )),
+        let collected = async {
+            tokio::select! {
+                findings = poll => Ok(findings),
+                findings = exited => findings,
+            }
+        };
+        match signal {
+            // The app exits on its own: no deadline but the user's Ctrl-C.
+            None => collected.await,
+            Some(_) => tokio::time::timeout(budget, collected)
+                .await
+                .unwrap_or_else(|_| {
+                    Err(Failure::msg(
+                        ExitKind::SensorFailed,
+                        format!(
+                            "the sensor wrote no findings {}s after the stop signal",
+                            budget.as_secs()
+                        ),
+                    ))
+                }),
         }
     }
 

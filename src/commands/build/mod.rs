@@ -200,15 +200,9 @@ async fn build(
         "stop",
         "stopping the app and collecting the sensor's findings",
     );
-    if !app_gone {
-        let signal = config.run.stop_signal.clone().filter(|s| !s.is_empty());
-        container
-            .stop(docker, signal.as_deref().unwrap_or("SIGTERM"), &options)
-            .await?;
-    } else {
-        docker.wait_container(&container.id).await?;
-    }
-    let findings = container.findings(docker).await?;
+    let stop_signal = config.run.stop_signal.clone().filter(|s| !s.is_empty());
+    let signal = (!app_gone).then(|| stop_signal.as_deref().unwrap_or("SIGTERM"));
+    let findings = container.stop_and_collect(docker, signal, &options).await?;
     check_outcome(docker, &container, &findings).await?;
     // Removing the container (and its volumes) overlaps the rest of the
     // build; `created.remove_all` still covers it if anything fails first.
