@@ -245,6 +245,13 @@ async fn build(
     let slim_bytes = slim.size.unwrap_or(0).max(0) as u64;
     notes.extend(keep.notes.iter().cloned());
     notes.extend(findings.errors.iter().map(|e| format!("sensor: {e}")));
+    if findings.overflows > 0 {
+        notes.push(format!(
+            "the sensor's event queue overflowed {} times: some file accesses were lost, \
+             check the slim image or keep paths with --include-path",
+            findings.overflows
+        ));
+    }
     let total_ms = stages.total().as_millis();
     Ok(BuildReport {
         source_image: args.image.clone(),
@@ -426,12 +433,6 @@ async fn check_outcome(
             format!("the app {} while being profiled", describe_outcome(outcome)),
         ),
     };
-    if findings.overflows > 0 {
-        eprintln!(
-            "rslim: warning: the sensor's event queue overflowed {} times",
-            findings.overflows
-        );
-    }
     Err(with_logs(docker, container, failure).await)
 }
 
