@@ -369,3 +369,6 @@ fn subtree(tree: &dyn FsTree, dir: &Path) -> Vec<PathBuf> {
 fn is_file(tree: &dyn FsTree, path: &Path) -> bool {
     matches!(tree.kind(path), Some(NodeKind::File { .. }))
 }
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,179 @@
+//! The kept set over a small image laid out on disk like Debian's
+//! merged-/usr, with the host's real dash, libc and loader in it.
+
+use std::os::unix::fs::symlink;
+use std::path::Path;
+
+use super::*;
+use crate::resolve::tree::HostTree;
+
+/// / holds:
+/// - /bin → usr/bin, /lib → usr/lib, /lib64 → usr/lib64 (ld.so link chain)
+/// - /usr/bin/dash (the host's), /usr/bin/sh → dash, libc and the loader
+/// - /app/start.sh (`#!/bin/sh`), /app/__pycache__/m.cpython-311.pyc + /app/m.py
+/// - /var/lib/app (empty), /var/log/app/out.log → /dev/stdout
+/// - /usr/share/doc/unused/README, /etc/passwd, /etc/group; no /tmp
+fn image() -> tempfile::TempDir {
+    let root = tempfile::tempdir().unwrap();
+    let at = |path: &str| root.path().join(path);
+    for dir in [
+        "usr/bin",
+        "usr/lib/x86_64-linux-gnu",
+        "usr/lib64",
+        "app/__pycache__",
+        "var/lib/app",
+        "var/log/app",
+        "usr/share/doc/unused",
+        "etc",
+    ] {
+        std::fs::create_dir_all(at(dir)).unwrap();
+    }
+    for lib in ["libc.so.6", "ld-linux-x86-64.so.2"] {
+        let host = std::fs::canonicalize(Path::new("/lib/x86_64-linux-gnu").join(lib)).unwrap();
+        std::fs::copy(host, at("usr/lib/x86_64-linux-gnu").join(lib)).unwrap();
+    }
+    std::fs::copy(
+        std::fs::canonicalize("/usr/bin/dash").unwrap(),
+        at("usr/bin/dash"),
+    )
+    .unwrap();
+    symlink("dash", at("usr/bin/sh")).unwrap();
+    symlink("usr/bin", at("bin")).unwrap();
+    symlink("usr/lib", at("lib")).unwrap();
+    symlink("usr/lib64", at("lib64")).unwrap();
+    symlink(
+        "/lib/x86_64-linux-gnu/ld-linux-x86-64.so.2",
+        at("usr/lib64/ld-linux-x86-64.so.2"),
+    )
+    .unwrap();
+    std::fs::write(at("app/start.sh"), "#!/bin/sh\nexec echo hi\n").unwrap();
+    std::fs::write(at("app/__pycache__/m.cpython-311.pyc"), b"\x00").unwrap();
+    std::fs::write(at("app/m.py"), "x = 1\n").unwrap();
+    symlink("/dev/stdout", at("var/log/app/out.log")).unwrap();
+    std::fs::write(at("usr/share/doc/unused/README"), "unused\n").unwrap();
+    std::fs::write(at("etc/passwd"), "root:x:0:0::/root:/bin/sh\n").unwrap();
+    std::fs::write(at("etc/group"), "root:x:0:\n").unwrap();
+    root
+}
+
+fn run_config() -> RunConfig {
+    RunConfig {
+        entrypoint: Some(vec!["/app/start.sh".into()]),
+        env: Some(vec!["PATH=/usr/bin:/bin".into()]),
+        ..RunConfig::default()
+    }
+}
+
+fn reason(keep: &KeepSet, path: &str) -> Option<Reason> {
+    keep.paths.get(Path::new(path)).copied()
+}
+
+#[test]
+fn keeps_what_the_app_needs_and_nothing_else() {
+    let root = image();
+    let tree = HostTree::new(root.path());
+    let observed = Observed {
+        files: vec!["/app/__pycache__/m.cpython-311.pyc".into()],
+        ..Observed::default()
+    };
+    let keep = keep_set(&tree, &observed, &run_config(), &KeepOptions::default());
+
+    assert_eq!(reason(&keep, "/app/start.sh"), Some(Reason::Entrypoint));
+    // `#!/bin/sh` → /bin → usr/bin, /usr/bin/sh → dash, then dash's libraries.
+    assert_eq!(reason(&keep, "/usr/bin/dash"), Some(Reason::Interpreter));
+    assert_eq!(reason(&keep, "/bin"), Some(Reason::Symlink));
+    assert_eq!(reason(&keep, "/usr/bin/sh"), Some(Reason::Symlink));
+    assert_eq!(
+        reason(&keep, "/usr/lib/x86_64-linux-gnu/libc.so.6"),
+        Some(Reason::ElfDependency)
+    );
+    assert_eq!(
+        reason(&keep, "/usr/lib/x86_64-linux-gnu/ld-linux-x86-64.so.2"),
+        Some(Reason::ElfDependency)
+    );
+    assert_eq!(reason(&keep, "/lib64"), Some(Reason::Symlink));
+    assert_eq!(
+        reason(&keep, "/usr/lib64/ld-linux-x86-64.so.2"),
+        Some(Reason::Symlink)
+    );
+    // Runtime rules: the .pyc's source, an empty dir, a log link to /dev.
+    assert_eq!(
+        reason(&keep, "/app/__pycache__/m.cpython-311.pyc"),
+        Some(Reason::Accessed)
+    );
+    assert_eq!(reason(&keep, "/app/m.py"), Some(Reason::Runtime));
+    assert_eq!(reason(&keep, "/var/lib/app"), Some(Reason::RuntimeDir));
+    assert_eq!(reason(&keep, "/var/log/app/out.log"), Some(Reason::Symlink));
+    // Always kept; /tmp did not exist and is added for the writer to create.
+    assert_eq!(reason(&keep, "/etc/passwd"), Some(Reason::Always));
+    assert_eq!(reason(&keep, "/tmp"), Some(Reason::Always));
+    assert_eq!(reason(&keep, "/usr"), Some(Reason::Parent));
+    // Never touched.
+    assert_eq!(reason(&keep, "/usr/share/doc/unused/README"), None);
+    assert_eq!(reason(&keep, "/usr/share/doc/unused"), None);
+    assert!(
+        keep.missing_libraries.is_empty(),
+        "{:?}",
+        keep.missing_libraries
+    );
+}
+
+#[test]
+fn every_kept_path_has_its_parents() {
+    let root = image();
+    let tree = HostTree::new(root.path());
+    let keep = keep_set(
+        &tree,
+        &Observed::default(),
+        &run_config(),
+        &KeepOptions::default(),
+    );
+    for path in keep.paths.keys() {
+        for parent in path.ancestors().skip(1).filter(|p| *p != Path::new("/")) {
+            assert!(
+                keep.paths.contains_key(parent),
+                "{} kept without {}",
+                path.display(),
+                parent.display()
+            );
+        }
+    }
+}
+
+#[test]
+fn include_paths_keep_whole_trees_and_missing_ones_are_noted() {
+    let root = image();
+    let tree = HostTree::new(root.path());
+    let options = KeepOptions {
+        include_shell: false,
+        include_paths: vec!["/usr/share/doc".into(), "/opt/nothing".into()],
+    };
+    let keep = keep_set(&tree, &Observed::default(), &run_config(), &options);
+    assert_eq!(
+        reason(&keep, "/usr/share/doc/unused/README"),
+        Some(Reason::Include)
+    );
+    assert!(
+        keep.notes.iter().any(|n| n.contains("/opt/nothing")),
+        "{:?}",
+        keep.notes
+    );
+}
+
+#[test]
+fn include_shell_says_so_when_there_is_no_shell() {
+    let root = image();
+    std::fs::remove_file(root.path().join("usr/bin/sh")).unwrap();
+    std::fs::remove_file(root.path().join("usr/bin/dash")).unwrap();
+    let tree = HostTree::new(root.path());
+    let options = KeepOptions {
+        include_shell: true,
+        include_paths: Vec::new(),
+    };
+    let keep = keep_set(&tree, &Observed::default(), &run_config(), &options);
+    assert!(
+        keep.notes.iter().any(|n| n.contains("has no shell")),
+        "{:?}",
+        keep.notes
+    );
+}
