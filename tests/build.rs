@@ -324,3 +324,57 @@ fn nix_kill(pid: u32, signal: &str) {
         .unwrap();
     assert!(status.success());
 }
+
+#[test]
+fn sigint_at_any_stage_leaves_nothing_behind() {
+    let _daemon = exclusive();
+    require_image("rslim-examples/nginx:fat");
+    // Interrupt after growing delays so that different stages are hit:
+    // create, start, probe, stop, export, write.
+    for delay_ms in [150, 400, 700, 1000] {
+        let before = daemon_state();
+        let child = std::process::Command::new(env!("CARGO_BIN_EXE_rslim"))
+            .args([
+                "build",
+                "rslim-examples/nginx:fat",
+                "--tag",
+                "rslim-test/interrupted:slim",
+            ])
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(delay_ms));
+        nix_kill(child.id(), "INT");
+        let out = child.wait_with_output().unwrap();
+        let code = out.status.code();
+        // A build that finished before the signal arrived is fine too.
+        assert!(
+            code == Some(130) || code == Some(0),
+            "delay {delay_ms}: {code:?}\n{}",
+            stderr(&out)
+        );
+        assert_eq!(
+            before,
+            daemon_state(),
+            "interrupt after {delay_ms} ms left something behind"
+        );
+    }
+    remove_image("rslim-test/interrupted:slim");
+}
+
+#[test]
+fn continue_after_seconds_keeps_profiling_that_long() {
+    let _daemon = exclusive();
+    let (fat, slim) = ("rslim-examples/nginx:fat", "rslim-test/nginx:timed");
+    let report = build(fat, slim, &["--continue-after", "2"]);
+    let probe_ms = report["stages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["stage"] == "probe")
+        .and_then(|s| s["ms"].as_u64())
+        .unwrap();
+    assert!(probe_ms >= 2000, "profiling ended after {probe_ms} ms");
+    assert_eq!(answers(fat, 80, &["/"]), answers(slim, 80, &["/"]));
+    remove_image(slim);
+}
