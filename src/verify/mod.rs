@@ -57,6 +57,9 @@ pub struct VerifyRequest<'a> {
     pub recorded: &'a [StepRecord],
     pub verify_only: &'a [PlannedStep],
     pub ready_timeout: Duration,
+    /// The original's exit code, when it ran to its end while profiling
+    /// (a batch job): compared with the slim image's for images without ports.
+    pub original_exit: Option<i64>,
     /// Names each container before it is created, for cleanup on interrupt.
     pub register: &'a (dyn Fn(&str) + Sync),
 }
@@ -131,7 +134,7 @@ async fn compare_all(
         }
     };
     if let Err(reason) = slim.wait_ready(docker, request.ready_timeout).await {
-        verification.failure = Some(reason);
+        verification.failure = Some(format!("the slim container {reason}"));
         return Ok(());
     }
     if let Some(original) = original {
@@ -176,7 +179,48 @@ async fn compare_all(
             });
         }
     }
+    if let (true, Some(code)) = (slim.ports.is_empty(), request.original_exit) {
+        verification
+            .steps
+            .push(compare_exit(docker, slim, code, request.ready_timeout).await);
+    }
     Ok(())
+}
+
+/// A job without ports is judged by how it ends: the same exit code.
+async fn compare_exit(
+    docker: &Docker,
+    slim: &Plain,
+    original: i64,
+    timeout: Duration,
+) -> StepComparison {
+    let slim_answer = match tokio::time::timeout(timeout, docker.wait_container(&slim.id)).await {
+        Ok(Ok(exit)) => Answer::Command {
+            exit,
+            output: String::new(),
+        },
+        Ok(Err(e)) => Answer::NoAnswer {
+            error: e.to_string(),
+        },
+        Err(_) => Answer::NoAnswer {
+            error: format!(
+                "still running after {}s (see --ready-timeout)",
+                timeout.as_secs()
+            ),
+        },
+    };
+    let original = Answer::Command {
+        exit: original,
+        output: String::new(),
+    };
+    StepComparison {
+        origin: "app".into(),
+        step: "exit code of the image's command".into(),
+        same: compare::same(&original, &slim_answer),
+        original,
+        slim: slim_answer,
+        unmet: None,
+    }
 }
 
 impl Verification {
@@ -198,10 +242,10 @@ impl Verification {
             self.slim_image
         );
         if let Some(reason) = &self.failure {
-            return Failure::msg(
-                ExitKind::VerifyFailed,
-                format!("verification failed: {reason}; {keep}"),
-            );
+            // The reason may end with the container's log lines: keep them last.
+            let (first, logs) = reason.split_once('\n').unwrap_or((reason, ""));
+            let text = format!("verification failed: {first}; {keep}\n{logs}");
+            return Failure::msg(ExitKind::VerifyFailed, text.trim_end());
         }
         let differing: Vec<&StepComparison> = self.steps.iter().filter(|s| !s.same).collect();
         let mut text = format!(

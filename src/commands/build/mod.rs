@@ -261,6 +261,10 @@ async fn build(
                 recorded: &recorded,
                 verify_only: &plan.verify_only,
                 ready_timeout: Duration::from_secs(args.ready_timeout),
+                original_exit: match findings.app {
+                    AppOutcome::Exited { code } if !findings.stop_requested => Some(code.into()),
+                    _ => None,
+                },
                 register: &|name| created.register(name),
             };
             let verification = verify(docker, &request).await?;
