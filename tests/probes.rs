@@ -34,10 +34,6 @@ fn build(image: &str, tag: &str, extra: &[&str]) -> (Option<i32>, String, Option
     (out.status.code(), stderr(&out), written)
 }
 
-fn probe_file(name: &str) -> String {
-    format!("{}/probes/{name}", env!("CARGO_MANIFEST_DIR"))
-}
-
 /// The paths of the report's recorded HTTP steps from `origin`.
 fn step_paths(report: &Value, origin: &str) -> Vec<String> {
     report["probe_steps"]
