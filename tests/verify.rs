@@ -169,3 +169,61 @@ fn a_batch_job_verifies_by_its_exit_code() {
     assert_eq!(step["slim"]["exit"], 0);
     remove_image(slim);
 }
+
+#[test]
+fn sigint_while_verifying_removes_the_slim_and_reference_containers() {
+    let _daemon = exclusive();
+    let (fat, slim) = (
+        "rslim-examples/python-app:fat",
+        "rslim-test/verify:interrupted",
+    );
+    require_image(fat);
+    let dir = tempfile::tempdir().unwrap();
+    let slow = dir.path().join("slow.json");
+    std::fs::write(&slow, r#"{"steps": [{"wait": {"seconds": 60}}]}"#).unwrap();
+    let before = daemon_state();
+    let child = std::process::Command::new(env!("CARGO_BIN_EXE_rslim"))
+        .args([
+            "build",
+            fat,
+            "--tag",
+            slim,
+            "--verify-probe",
+            slow.to_str().unwrap(),
+        ])
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Both verification containers exist while the 60 s wait runs.
+    let names = || {
+        docker_ok(&[
+            "ps",
+            "-a",
+            "--format",
+            "{{.Names}}",
+            "--filter",
+            &format!("label={OWNER_LABEL}"),
+        ])
+    };
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while !(names().contains("rslim-verify-") && names().contains("rslim-reference-")) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no verification containers appeared"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    let status = std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(130), "{}", stderr(&out));
+    assert_eq!(
+        before,
+        daemon_state(),
+        "the interrupted verification left something behind"
+    );
+    remove_image(slim);
+}
