@@ -9,9 +9,10 @@ use std::sync::Arc;
 
 use serde::Serialize;
 
+use super::answer::{http_answer, Answer};
 use super::crawl::{crawl, CrawlLimits};
 use super::script::{self, CommandExpect, CommandStep, HttpStep, Ignore, Step};
-use super::steps::{http_answer, run_step, Answer, Endpoint};
+use super::steps::{run_step, Endpoint};
 use super::PortProbe;
 use crate::error::{ExitKind, Failure, Result};
 

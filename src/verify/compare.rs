@@ -1,29 +1,14 @@
 //! Comparing two answers to one step, and showing how they differ: the two
 //! answers shortened, side by side.
 
-use crate::probe::steps::Answer;
+use crate::probe::answer::Answer;
 
 /// Width of each column of the side-by-side diff.
 const COLUMN: usize = 48;
 
-/// Equal for `--verify`: everything but the for-people parts (the start of
-/// the body, and its length, which ignored JSON fields may change).
+/// Equal for `--verify`: see [`Answer::comparable`].
 pub fn same(fat: &Answer, slim: &Answer) -> bool {
-    comparable(fat) == comparable(slim)
-}
-
-fn comparable(answer: &Answer) -> Answer {
-    let mut answer = answer.clone();
-    if let Answer::Http {
-        body_start,
-        body_bytes,
-        ..
-    } = &mut answer
-    {
-        body_start.clear();
-        *body_bytes = 0;
-    }
-    answer
+    fat.comparable() == slim.comparable()
 }
 
 /// The lines describing one answer, short enough for a column.

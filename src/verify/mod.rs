@@ -14,8 +14,9 @@ use serde::Serialize;
 use crate::docker::Docker;
 use crate::error::{ExitKind, Failure};
 use crate::image::ImageConfig;
+use crate::probe::answer::Answer;
 use crate::probe::plan::{PlannedStep, StepRecord};
-use crate::probe::steps::{run_step, Answer};
+use crate::probe::steps::run_step;
 use container::Plain;
 
 /// Differing steps shown on stderr; the report has them all.
