@@ -158,6 +158,11 @@ impl Plan {
             for &port in &http_ports {
                 records.extend(crawl_port(at, port, limits).await);
             }
+            if http_ports.is_empty() {
+                let note = "--http-probe-crawl crawled nothing: no port answered the default HTTP probe (is --http-probe off?)";
+                eprintln!("rslim: warning: {note}");
+                notes.push(note.to_string());
+            }
         }
         planned.extend(self.steps.iter().cloned());
         for step in planned {
