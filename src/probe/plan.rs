@@ -160,7 +160,6 @@ impl Plan {
             }
             if http_ports.is_empty() {
                 let note = "--http-probe-crawl crawled nothing: no port answered the default HTTP probe (is --http-probe off?)";
-                eprintln!("rslim: warning: {note}");
                 notes.push(note.to_string());
             }
         }
