@@ -65,6 +65,15 @@ pub struct VerifyRequest<'a> {
     pub register: &'a (dyn Fn(&str) + Sync),
 }
 
+/// The original's exit code when its command ended by itself while
+/// profiling (not stopped by rslim): a batch job's result.
+pub fn ran_to_its_end(findings: &rslim_sensor::Findings) -> Option<i64> {
+    match findings.app {
+        rslim_sensor::AppOutcome::Exited { code } if !findings.stop_requested => Some(code.into()),
+        _ => None,
+    }
+}
+
 /// Runs the verification; errors only when the daemon fails us. A slim
 /// image that does not start or answers differently is a failed
 /// [`Verification`], not an error, so the report still gets written.

@@ -22,7 +22,7 @@ use crate::report::{BuildReport, Stages};
 use crate::resolve::fileset::{keep_set, KeepOptions, Observed};
 use crate::sensor::container::container_name;
 use crate::sensor::{ProfilingContainer, ProfilingOptions};
-use crate::verify::{verify, VerifyRequest};
+use crate::verify::{ran_to_its_end, verify, VerifyRequest};
 
 mod continue_after;
 mod write;
@@ -261,10 +261,7 @@ async fn build(
                 recorded: &recorded,
                 verify_only: &plan.verify_only,
                 ready_timeout: Duration::from_secs(args.ready_timeout),
-                original_exit: match findings.app {
-                    AppOutcome::Exited { code } if !findings.stop_requested => Some(code.into()),
-                    _ => None,
-                },
+                original_exit: ran_to_its_end(&findings),
                 register: &|name| created.register(name),
             };
             let verification = verify(docker, &request).await?;
