@@ -16,6 +16,8 @@ pub struct Cli {
     pub command: Command,
 }
 
+// Parsed once per run: boxing the large variant would buy nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Profile IMAGE in an instrumented container and write a minimal single-layer image
@@ -77,6 +79,69 @@ pub struct BuildArgs {
     /// (the image must still be present in the daemon to run it)
     #[arg(long, value_name = "PATH")]
     pub archive: Option<PathBuf>,
+
+    /// Run the steps of this probe file while profiling (docs/probes.md); repeatable
+    #[arg(long = "probe", value_name = "FILE")]
+    pub probe_files: Vec<PathBuf>,
+
+    /// Send one HTTP request while profiling: `GET /path` (first exposed port); repeatable
+    #[arg(long = "http-probe-cmd", value_name = "REQUEST")]
+    pub http_probe_cmds: Vec<String>,
+
+    /// Run CMD (with `sh -c`) inside the container, as the image's user, while profiling; repeatable
+    #[arg(long = "exec", value_name = "CMD")]
+    pub exec: Vec<String>,
+
+    /// Run CMD (with `sh -c`) on the host while profiling, with RSLIM_HOST,
+    /// RSLIM_PORT_<container port> and RSLIM_URL set; repeatable
+    #[arg(long = "host-exec", value_name = "CMD")]
+    pub host_exec: Vec<String>,
+
+    /// Follow same-host links in HTML answers from `/` (static sites)
+    #[arg(long)]
+    pub http_probe_crawl: bool,
+
+    /// How many links deep --http-probe-crawl follows
+    #[arg(long, default_value_t = 3, value_name = "N")]
+    pub crawl_depth: usize,
+
+    /// How many pages --http-probe-crawl fetches at most
+    #[arg(long, default_value_t = 100, value_name = "N")]
+    pub crawl_pages: usize,
+
+    /// What a missed expectation of a probe step does while profiling
+    #[arg(long, value_enum, default_value_t = crate::probe::plan::ProbeFailure::Fail)]
+    pub probe_failure: crate::probe::plan::ProbeFailure,
+
+    /// Start the slim image, run the same probes, and fail (exit 9) unless it answers like the original
+    #[arg(long)]
+    pub verify: bool,
+
+    /// Run this probe file only when verifying, against the original and the
+    /// slim image (implies --verify); repeatable
+    #[arg(long = "verify-probe", value_name = "FILE")]
+    pub verify_probe_files: Vec<PathBuf>,
+}
+
+impl BuildArgs {
+    /// The probe steps these flags ask for, not yet read or checked.
+    pub fn plan_sources(&self) -> crate::probe::plan::PlanSources {
+        crate::probe::plan::PlanSources {
+            probe_files: self.probe_files.clone(),
+            verify_probe_files: self.verify_probe_files.clone(),
+            http_cmds: self.http_probe_cmds.clone(),
+            exec: self.exec.clone(),
+            host_exec: self.host_exec.clone(),
+            crawl: self
+                .http_probe_crawl
+                .then_some(crate::probe::crawl::CrawlLimits {
+                    depth: self.crawl_depth,
+                    pages: self.crawl_pages,
+                }),
+            on_failure: self.probe_failure,
+            verify: self.verify,
+        }
+    }
 }
 
 #[derive(Debug, Args)]

@@ -21,4 +21,5 @@ pub mod probe;
 pub mod report;
 pub mod resolve;
 pub mod sensor;
+pub mod verify;
 pub mod xray;

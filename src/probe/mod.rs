@@ -3,7 +3,13 @@
 //! than HTTP (a database, a cache) is not an error: it is given a fixed time
 //! to be used and profiling goes on.
 
+pub mod answer;
+pub mod crawl;
+pub mod expect;
 pub mod http;
+pub mod plan;
+pub mod script;
+pub mod steps;
 
 use std::net::{Ipv4Addr, SocketAddr};
 use std::time::{Duration, Instant};

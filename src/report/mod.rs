@@ -7,8 +7,10 @@ use std::time::{Duration, Instant};
 
 use serde::Serialize;
 
+use crate::probe::plan::StepRecord;
 use crate::probe::PortProbe;
 use crate::resolve::fileset::Reason;
+use crate::verify::Verification;
 
 #[derive(Debug, Clone, Serialize)]
 pub struct StageTime {
@@ -103,6 +105,11 @@ pub struct BuildReport {
     /// and the probes: what rslim itself costs.
     pub overhead_ms: u128,
     pub probes: Vec<PortProbe>,
+    /// Steps of probe files, one-liners and the crawl, with the original's answers.
+    pub probe_steps: Vec<StepRecord>,
+    /// `--verify`: the slim image's answers next to the original's.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub verification: Option<Verification>,
     pub sensor: SensorSummary,
     pub notes: Vec<String>,
     pub missing_libraries: Vec<String>,
@@ -137,6 +144,9 @@ impl BuildReport {
             self.overhead_ms as f64 / 1000.0,
             stages.join(", ")
         );
+        if let Some(verification) = self.verification.as_ref().filter(|v| v.passed) {
+            text += &verification.summary();
+        }
         for note in &self.notes {
             text += &format!("rslim: note: {note}\n");
         }

@@ -16,11 +16,14 @@ use crate::docker::{split_reference, ContainerSpec, Docker};
 use crate::error::{ExitKind, FailWith, Failure, Result};
 use crate::image::export::{parse_rfc3339, undo_init_layer};
 use crate::image::{ImageArchive, ImageConfig, RootFs};
+use crate::probe::plan::Plan;
+use crate::probe::steps::{image_user, Endpoint};
 use crate::probe::{self, Interrupted, PortProbe, ProbeSettings, Target};
 use crate::report::{BuildReport, Stages};
 use crate::resolve::fileset::{keep_set, KeepOptions, Observed};
 use crate::sensor::container::container_name;
 use crate::sensor::{ProfilingContainer, ProfilingOptions};
+use crate::verify::{ran_to_its_end, verify, VerifyRequest};
 
 mod continue_after;
 mod write;
@@ -57,6 +60,9 @@ pub fn run(args: BuildArgs) -> Result<ExitCode> {
         eprint!("{}", report.summary());
         if let Some(path) = &args.report {
             write_report(path, &report)?;
+        }
+        if let Some(verification) = report.verification.as_ref().filter(|v| !v.passed) {
+            return Err(verification.failure());
         }
         Ok(ExitCode::SUCCESS)
     })
@@ -147,6 +153,7 @@ async fn build(
         created.clone(),
     )));
     let ports = config.run.tcp_ports();
+    let plan = Plan::load(&args.plan_sources(), &ports)?;
     let continue_after = continue_after.unwrap_or(if ports.is_empty() {
         ContinueAfter::Exit
     } else {
@@ -187,6 +194,19 @@ async fn build(
         }
     }
     let mut notes = Vec::new();
+    let mut recorded = Vec::new();
+    if !app_gone && !plan.is_empty() {
+        let endpoint = Endpoint {
+            docker,
+            container: &container.id,
+            user: image_user(&config),
+            ports: container.ports.clone(),
+        };
+        recorded = match plan.run_profiling(&endpoint, &probes, &mut notes).await {
+            Ok(recorded) => recorded,
+            Err(failure) => return Err(with_logs(docker, &container, failure).await),
+        };
+    }
     if !app_gone {
         if let Some(code) = container.run_healthcheck(docker, &config).await? {
             notes.push(format!(
@@ -241,6 +261,28 @@ async fn build(
     removal.await.fail_with(ExitKind::Internal)??;
 
     let slim = docker.inspect_image(&written.image_id).await?;
+    let verification = match plan.verify {
+        true => {
+            stages.begin(
+                "verify",
+                "starting the slim image and running the probes again",
+            );
+            let request = VerifyRequest {
+                original_image: &image_id,
+                slim_image: tags.first().map_or(&written.image_id, |t| t),
+                config: &config,
+                recorded: &recorded,
+                verify_only: &plan.verify_only,
+                ready_timeout: Duration::from_secs(args.ready_timeout),
+                original_exit: ran_to_its_end(&findings),
+                register: &|name| created.register(name),
+            };
+            let verification = verify(docker, &request).await?;
+            stages.end();
+            Some(verification)
+        }
+        false => None,
+    };
     let original_bytes = inspect.size.unwrap_or(0).max(0) as u64;
     let slim_bytes = slim.size.unwrap_or(0).max(0) as u64;
     notes.extend(keep.notes.iter().cloned());
@@ -270,6 +312,8 @@ async fn build(
         total_ms,
         stages: stages.done.clone(),
         probes,
+        probe_steps: recorded,
+        verification,
         sensor: crate::report::SensorSummary {
             mark: findings.mark.clone(),
             events: findings.events,

@@ -1,0 +1,144 @@
+//! A plain container of an image for verification: created as `docker run
+//! -p 127.0.0.1::PORT IMAGE` would, no sensor inside, so readiness is seen
+//! from the outside only.
+
+use std::net::{Ipv4Addr, SocketAddr};
+use std::time::{Duration, Instant};
+
+use super::VerifyRequest;
+use crate::docker::{ContainerSpec, Docker};
+use crate::error::Result;
+use crate::image::ImageConfig;
+use crate::probe::http::{self, Reply, Request};
+use crate::probe::steps::{image_user, Endpoint};
+use crate::sensor::container::container_name;
+
+const POLL_INTERVAL: Duration = Duration::from_millis(100);
+const READY_REQUEST_TIMEOUT: Duration = Duration::from_secs(2);
+const LOG_TAIL_LINES: usize = 15;
+
+pub struct Plain {
+    pub id: String,
+    /// (container port, host port on 127.0.0.1)
+    pub ports: Vec<(u16, u16)>,
+}
+
+impl Plain {
+    pub async fn start(
+        docker: &Docker,
+        request: &VerifyRequest<'_>,
+        image: &str,
+        purpose: &str,
+    ) -> Result<Plain> {
+        let name = container_name(purpose);
+        (request.register)(&name);
+        let spec = ContainerSpec {
+            name: name.clone(),
+            image: image.to_string(),
+            publish_tcp: request.config.run.tcp_ports(),
+            ..Default::default()
+        };
+        let id = docker.create_container(&spec).await?;
+        let mut plain = Plain {
+            id,
+            ports: Vec::new(),
+        };
+        if let Err(e) = plain.publish(docker, &spec.publish_tcp).await {
+            plain.remove(docker).await;
+            return Err(e);
+        }
+        Ok(plain)
+    }
+
+    async fn publish(&mut self, docker: &Docker, ports: &[u16]) -> Result<()> {
+        docker.start_container(&self.id).await?;
+        for &port in ports {
+            if let Some(host) = docker.published_port(&self.id, port).await? {
+                self.ports.push((port, host));
+            }
+        }
+        Ok(())
+    }
+
+    /// Waits until every published port answers: HTTP, another protocol,
+    /// or a server that waits silently for its client. docker-proxy accepts
+    /// even with nothing behind it, so a bare connect proves nothing.
+    pub async fn wait_ready(&self, docker: &Docker, timeout: Duration) -> Result<(), String> {
+        let deadline = Instant::now() + timeout;
+        let mut waiting: Vec<(u16, u16)> = self.ports.clone();
+        loop {
+            let mut still = Vec::new();
+            for (port, host_port) in waiting {
+                let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, host_port));
+                match http::send(addr, &Request::get("/"), READY_REQUEST_TIMEOUT).await {
+                    Ok(Reply::Http(_) | Reply::NotHttp(_)) => {}
+                    Err(e) if e.kind() == std::io::ErrorKind::TimedOut => {}
+                    _ => still.push((port, host_port)),
+                }
+            }
+            waiting = still;
+            if waiting.is_empty() {
+                return Ok(());
+            }
+            if !self.is_running(docker).await {
+                let code = docker.wait_container(&self.id).await.unwrap_or(-1);
+                return Err(format!(
+                    "exited with code {code} before answering{}",
+                    self.logs(docker).await
+                ));
+            }
+            if Instant::now() > deadline {
+                let ports: Vec<String> = waiting.iter().map(|(p, _)| p.to_string()).collect();
+                return Err(format!(
+                    "did not answer on port(s) {} within {}s (see --ready-timeout){}",
+                    ports.join(", "),
+                    timeout.as_secs(),
+                    self.logs(docker).await
+                ));
+            }
+            tokio::time::sleep(POLL_INTERVAL).await;
+        }
+    }
+
+    async fn is_running(&self, docker: &Docker) -> bool {
+        docker
+            .inspect_container(&self.id)
+            .await
+            .ok()
+            .and_then(|i| i.state?.running)
+            .unwrap_or(false)
+    }
+
+    async fn logs(&self, docker: &Docker) -> String {
+        match docker.logs_tail(&self.id, LOG_TAIL_LINES).await {
+            Ok(logs) if !logs.trim().is_empty() => {
+                let indented: Vec<String> = logs
+                    .trim_end()
+                    .lines()
+                    .map(|l| format!("    {l}"))
+                    .collect();
+                format!("\n  last log lines:\n{}", indented.join("\n"))
+            }
+            _ => String::new(),
+        }
+    }
+
+    pub fn endpoint<'a>(&'a self, docker: &'a Docker, config: &ImageConfig) -> Endpoint<'a> {
+        Endpoint {
+            docker,
+            container: &self.id,
+            user: image_user(config),
+            ports: self.ports.clone(),
+        }
+    }
+
+    /// Removes the container and its anonymous volumes.
+    pub async fn remove(self, docker: &Docker) {
+        if let Err(e) = docker.remove_container(&self.id).await {
+            eprintln!(
+                "rslim: warning: could not remove container {}: {e}; remove it with `docker rm -fv {}`",
+                self.id, self.id
+            );
+        }
+    }
+}

@@ -1,0 +1,229 @@
+//! End-to-end tests of `--verify`: the example images with their probe
+//! files from `probes/` must verify; a slim image that misses what only an
+//! unprobed endpoint uses, or that cannot start, must fail with exit 9, name
+//! what differed, and stay tagged for inspection.
+
+mod common;
+
+use std::path::Path;
+
+use common::*;
+use serde_json::Value;
+
+const VERIFY_FAILED: i32 = 9;
+
+fn probe_file(name: &str) -> String {
+    format!("{}/probes/{name}", env!("CARGO_MANIFEST_DIR"))
+}
+
+fn steps_in(file: &str) -> usize {
+    let text = std::fs::read_to_string(file).unwrap();
+    let json: Value = serde_json::from_str(&text).unwrap();
+    json["steps"].as_array().unwrap().len()
+}
+
+/// Builds with `--verify`, leaving no container or volume; returns
+/// (exit code, stderr, report).
+fn build_verified(image: &str, tag: &str, extra: &[&str]) -> (Option<i32>, String, Value) {
+    require_image(image);
+    let dir = tempfile::tempdir().unwrap();
+    let report_path = dir.path().join("report.json");
+    let mut args = vec![
+        "build",
+        image,
+        "--tag",
+        tag,
+        "--verify",
+        "--report",
+        report_path.to_str().unwrap(),
+    ];
+    args.extend_from_slice(extra);
+    let out = rslim_leaving_nothing(&args);
+    let report = std::fs::read(Path::new(&report_path)).expect("no report written");
+    (
+        out.status.code(),
+        stderr(&out),
+        serde_json::from_slice(&report).unwrap(),
+    )
+}
+
+/// An example with its probe file verifies: every step (the file's and the
+/// default `GET /`) answered the same by both images, and an independent
+/// curl agrees on the HTTP paths.
+fn example_verifies(example: &str, port: u16, paths: &[&str]) {
+    let fat = format!("rslim-examples/{example}:fat");
+    let slim = format!("rslim-test/verify:{example}");
+    let file = probe_file(&format!("{example}.json"));
+    assert!(
+        steps_in(&file) >= 3,
+        "{file} should exercise several endpoints"
+    );
+    let (code, text, report) = build_verified(&fat, &slim, &["--probe", &file]);
+    assert_eq!(code, Some(0), "{text}");
+    let verification = &report["verification"];
+    assert_eq!(verification["passed"], true, "{verification}");
+    let steps = verification["steps"].as_array().unwrap();
+    assert_eq!(
+        steps.len(),
+        steps_in(&file) + 1,
+        "file steps plus the default probe"
+    );
+    assert!(steps.iter().all(|s| s["same"] == true));
+    assert!(verification["ms"].as_u64().unwrap() >= verification["start_ms"].as_u64().unwrap());
+    assert!(text.contains(&format!("rslim: verified {slim}")), "{text}");
+    assert_eq!(answers(&fat, port, paths), answers(&slim, port, paths));
+    remove_image(&slim);
+}
+
+#[test]
+fn nginx_example_verifies_with_its_probe_file() {
+    let _daemon = exclusive();
+    example_verifies(
+        "nginx",
+        80,
+        &["/pages/about.html", "/css/site.css", "/img/logo.png"],
+    );
+}
+
+#[test]
+fn python_example_verifies_with_its_probe_file() {
+    let _daemon = exclusive();
+    example_verifies("python-app", 8000, &["/json", "/hash?s=abc", "/db"]);
+}
+
+#[test]
+fn shell_entry_example_verifies_with_its_probe_file() {
+    let _daemon = exclusive();
+    example_verifies("shell-entry", 8080, &["/", "/index.html", "/missing.html"]);
+}
+
+#[test]
+fn an_endpoint_never_probed_while_profiling_fails_verification() {
+    let _daemon = exclusive();
+    let (fat, slim) = (
+        "rslim-examples/python-app:fat",
+        "rslim-test/verify:unprobed",
+    );
+    // Profiled with the default GET / only; /db (sqlite3) is asked for only when verifying.
+    let file = probe_file("python-app.json");
+    let (code, text, report) = build_verified(fat, slim, &["--verify-probe", &file]);
+    assert_eq!(code, Some(VERIFY_FAILED), "{text}");
+    assert!(
+        text.contains(&format!("{file} step 4: GET /db (port 8000) differs")),
+        "{text}"
+    );
+    assert!(
+        text.contains("fruit=apple,pear,plum total=15"),
+        "the original's answer is shown:\n{text}"
+    );
+    assert!(
+        text.contains(&format!("the slim image is kept as {slim}")),
+        "{text}"
+    );
+    let steps = report["verification"]["steps"].as_array().unwrap();
+    let same = |step: &str| {
+        steps
+            .iter()
+            .find(|s| s["step"] == step)
+            .map(|s| s["same"].clone())
+    };
+    assert_eq!(same("GET / (port 8000)"), Some(Value::Bool(true)));
+    assert_eq!(same("GET /db (port 8000)"), Some(Value::Bool(false)));
+    assert_eq!(report["verification"]["passed"], false);
+    // Kept under its tag, and really broken where verification said.
+    let broken = answers(slim, 8000, &["/db"]);
+    assert_ne!(broken, answers(fat, 8000, &["/db"]));
+    remove_image(slim);
+}
+
+#[test]
+fn a_slim_image_that_cannot_start_fails_verification() {
+    let _daemon = exclusive();
+    let (fat, slim) = (
+        "rslim-fixtures/statonly:latest",
+        "rslim-test/verify:statonly",
+    );
+    let (code, text, report) = build_verified(fat, slim, &[]);
+    assert_eq!(code, Some(VERIFY_FAILED), "{text}");
+    assert!(
+        text.contains("the slim container exited with code 1 before answering"),
+        "{text}"
+    );
+    assert!(
+        text.contains("statonly: /etc/statonly.conf is missing"),
+        "logs are shown:\n{text}"
+    );
+    assert_eq!(report["verification"]["passed"], false);
+    docker_ok(&["image", "inspect", slim]);
+    remove_image(slim);
+}
+
+#[test]
+fn a_batch_job_verifies_by_its_exit_code() {
+    let _daemon = exclusive();
+    let (fat, slim) = ("rslim-fixtures/batch:latest", "rslim-test/verify:batch");
+    let (code, text, report) = build_verified(fat, slim, &[]);
+    assert_eq!(code, Some(0), "{text}");
+    let step = &report["verification"]["steps"][0];
+    assert_eq!(step["step"], "exit code of the image's command");
+    assert_eq!(step["slim"]["exit"], 0);
+    remove_image(slim);
+}
+
+#[test]
+fn sigint_while_verifying_removes_the_slim_and_reference_containers() {
+    let _daemon = exclusive();
+    let (fat, slim) = (
+        "rslim-examples/python-app:fat",
+        "rslim-test/verify:interrupted",
+    );
+    require_image(fat);
+    let dir = tempfile::tempdir().unwrap();
+    let slow = dir.path().join("slow.json");
+    std::fs::write(&slow, r#"{"steps": [{"wait": {"seconds": 60}}]}"#).unwrap();
+    let before = daemon_state();
+    let child = std::process::Command::new(env!("CARGO_BIN_EXE_rslim"))
+        .args([
+            "build",
+            fat,
+            "--tag",
+            slim,
+            "--verify-probe",
+            slow.to_str().unwrap(),
+        ])
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Both verification containers exist while the 60 s wait runs.
+    let names = || {
+        docker_ok(&[
+            "ps",
+            "-a",
+            "--format",
+            "{{.Names}}",
+            "--filter",
+            &format!("label={OWNER_LABEL}"),
+        ])
+    };
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while !(names().contains("rslim-verify-") && names().contains("rslim-reference-")) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no verification containers appeared"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    let status = std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(130), "{}", stderr(&out));
+    assert_eq!(
+        before,
+        daemon_state(),
+        "the interrupted verification left something behind"
+    );
+    remove_image(slim);
+}
