@@ -1,37 +1,38 @@
 //! `rslim build IMAGE`: inspect → sensor → probe → resolve → write → report.
 //!
-//! The image is exported (`docker save`) and indexed in the background while
+//! The original filesystem is exported and indexed in the background while
 //! the app runs under the sensor, so that work costs no wall time. Whatever
 //! happens, every container rslim created is removed before returning.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use rslim_sensor::{AppOutcome, Findings};
-
 use crate::cli::BuildArgs;
-use crate::docker::{split_reference, ContainerSpec, Docker};
+use crate::docker::{split_reference, Docker};
 use crate::error::{ExitKind, FailWith, Failure, Result};
-use crate::image::export::{parse_rfc3339, undo_init_layer};
-use crate::image::{ImageArchive, ImageConfig, RootFs};
+use crate::image::ImageConfig;
 use crate::probe::plan::Plan;
 use crate::probe::steps::{image_user, Endpoint};
 use crate::probe::{self, Interrupted, PortProbe, ProbeSettings, Target};
 use crate::report::{BuildReport, Stages};
-use crate::resolve::fileset::{keep_set, KeepOptions, Observed};
+use crate::resolve::fileset::{keep_set, KeepOptions};
 use crate::sensor::container::container_name;
 use crate::sensor::{ProfilingContainer, ProfilingOptions};
 use crate::verify::{ran_to_its_end, verify, VerifyRequest};
 
+mod cleanup;
 mod continue_after;
+mod original;
+mod outcome;
 mod write;
+
+use cleanup::{interrupted, Created};
+use original::{config_document, read_original, AbortOnDrop, Original};
+use outcome::{check_outcome, describe_outcome, observed_paths, with_logs};
 
 pub use continue_after::ContinueAfter;
 
-/// Lines of the app's log shown when it fails.
-const LOG_TAIL_LINES: usize = 15;
 /// Label naming the image a slim image was made from.
 pub const SOURCE_LABEL: &str = "io.rslim.source-image";
 
@@ -66,55 +67,6 @@ pub fn run(args: BuildArgs) -> Result<ExitCode> {
         }
         Ok(ExitCode::SUCCESS)
     })
-}
-
-/// The containers this run created, by name (known before the daemon
-/// answers, so an interrupt mid-create still finds them).
-#[derive(Default, Clone)]
-struct Created(Arc<Mutex<Vec<String>>>);
-
-impl Created {
-    fn register(&self, name: &str) {
-        self.0
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .push(name.to_string());
-    }
-
-    async fn remove_all(&self, docker: &Docker) {
-        let names = std::mem::take(&mut *self.0.lock().unwrap_or_else(|e| e.into_inner()));
-        // Also sweep by label: a create that was in flight when we stopped
-        // may have finished after its name was removed.
-        let labelled = docker
-            .containers_of_this_process()
-            .await
-            .unwrap_or_default();
-        for name in names.into_iter().chain(labelled) {
-            if let Err(e) = docker.remove_container(&name).await {
-                eprintln!("rslim: warning: could not remove container {name}: {e}; remove it with `docker rm -fv {name}`");
-            }
-        }
-    }
-}
-
-async fn interrupted() -> &'static str {
-    use tokio::signal::unix::{signal, SignalKind};
-    let (Ok(mut int), Ok(mut term)) = (
-        signal(SignalKind::interrupt()),
-        signal(SignalKind::terminate()),
-    ) else {
-        return std::future::pending().await;
-    };
-    tokio::select! {
-        _ = int.recv() => "SIGINT",
-        _ = term.recv() => "SIGTERM",
-    }
-}
-
-/// The original image, exported and indexed.
-struct Original {
-    archive: ImageArchive,
-    rootfs: RootFs,
 }
 
 async fn build(
@@ -333,97 +285,6 @@ async fn build(
     })
 }
 
-/// Reads the original image's filesystem: `docker export` of a container
-/// created from the image and never started (the layers as Docker merges
-/// them, twice as fast as `docker save`), or the given archive.
-async fn read_original(
-    docker: Docker,
-    image_id: String,
-    archive: Option<PathBuf>,
-    config_bytes: Vec<u8>,
-    created: Created,
-) -> Result<Original> {
-    let archive = match archive {
-        Some(path) => {
-            let file = std::fs::File::open(&path).map_err(|e| {
-                Failure::msg(
-                    ExitKind::Usage,
-                    format!("cannot open archive {}: {e}", path.display()),
-                )
-            })?;
-            Some(file)
-        }
-        None => None,
-    };
-    let flat_export = match archive {
-        Some(_) => None,
-        None => {
-            let name = container_name("export");
-            created.register(&name);
-            let spec = ContainerSpec {
-                name: name.clone(),
-                image: image_id.clone(),
-                // Never started: the entrypoint only has to be non-empty.
-                entrypoint: Some(vec![rslim_sensor::SENSOR_PATH.to_string()]),
-                ..ContainerSpec::default()
-            };
-            let id = docker.create_container(&spec).await?;
-            // Anonymous temp file: nothing to clean up, whatever happens.
-            let spool = tempfile::tempfile().fail_with(ExitKind::Internal)?;
-            let mut spool = tokio::fs::File::from_std(spool);
-            let exported = docker.export_container(&id, &mut spool).await;
-            docker.remove_container(&id).await?;
-            exported?;
-            Some(spool.into_std().await)
-        }
-    };
-    let flat = flat_export.is_some();
-    tokio::task::spawn_blocking(move || {
-        let archive = match (archive, flat_export) {
-            (Some(file), _) => ImageArchive::from_file(file)?,
-            (None, Some(spool)) => ImageArchive::from_flat_export(spool, config_bytes)?,
-            (None, None) => unreachable!("either an archive or an export"),
-        };
-        let mut rootfs = RootFs::build(&archive)?;
-        if flat {
-            let created = archive.config.created.as_deref().and_then(parse_rfc3339);
-            undo_init_layer(&mut rootfs, created.unwrap_or(0));
-        }
-        anyhow::Ok(Original { archive, rootfs })
-    })
-    .await
-    .fail_with(ExitKind::Internal)?
-    .fail_with(ExitKind::Internal)
-}
-
-/// Aborts a background task when the build ends before awaiting it.
-struct AbortOnDrop<T>(tokio::task::JoinHandle<T>);
-
-impl<T> Drop for AbortOnDrop<T> {
-    fn drop(&mut self) {
-        self.0.abort();
-    }
-}
-
-/// The image config document (as `docker save` stores it) rebuilt from
-/// the daemon's inspect answer: platform, creation time and run config.
-fn config_document(inspect: &bollard::models::ImageInspect) -> Result<Vec<u8>> {
-    let mut document = serde_json::Map::new();
-    let mut put = |key: &str, value: Option<serde_json::Value>| {
-        if let Some(value) = value.filter(|v| !v.is_null() && v != "") {
-            document.insert(key.to_string(), value);
-        }
-    };
-    put("architecture", inspect.architecture.clone().map(Into::into));
-    put("os", inspect.os.clone().map(Into::into));
-    put("variant", inspect.variant.clone().map(Into::into));
-    put("os.version", inspect.os_version.clone().map(Into::into));
-    put("author", inspect.author.clone().map(Into::into));
-    put("created", inspect.created.clone().map(Into::into));
-    put("config", serde_json::to_value(&inspect.config).ok());
-    serde_json::to_vec(&document).fail_with(ExitKind::Internal)
-}
-
 /// The running profiling container, as the probes see it.
 struct Running<'a> {
     docker: &'a Docker,
@@ -456,67 +317,6 @@ fn probe_banner(ports: &[u16], http: bool, until: ContinueAfter) -> String {
             "waiting for port(s) {}; profiling until {until}",
             ports.join(", ")
         ),
-    }
-}
-
-/// An app that failed on its own (not because we stopped it) fails the build.
-async fn check_outcome(
-    docker: &Docker,
-    container: &ProfilingContainer,
-    findings: &Findings,
-) -> Result<()> {
-    let failure = match &findings.app {
-        AppOutcome::NotStarted { error } => Failure::msg(
-            ExitKind::AppFailed,
-            format!("the app did not start: {error}"),
-        ),
-        AppOutcome::Exited { code: 0 } => return Ok(()),
-        _ if findings.stop_requested => return Ok(()),
-        outcome => Failure::msg(
-            ExitKind::AppFailed,
-            format!("the app {} while being profiled", describe_outcome(outcome)),
-        ),
-    };
-    Err(with_logs(docker, container, failure).await)
-}
-
-fn describe_outcome(outcome: &AppOutcome) -> String {
-    match outcome {
-        AppOutcome::Exited { code } => format!("exited with code {code}"),
-        AppOutcome::Signaled { signal } => format!("was killed by signal {signal}"),
-        AppOutcome::NotStarted { error } => format!("did not start ({error})"),
-    }
-}
-
-/// Adds the app's last log lines to a failure, for the user to see why.
-async fn with_logs(docker: &Docker, container: &ProfilingContainer, failure: Failure) -> Failure {
-    match docker.logs_tail(&container.id, LOG_TAIL_LINES).await {
-        Ok(logs) if !logs.trim().is_empty() => {
-            let indented: Vec<String> = logs
-                .trim_end()
-                .lines()
-                .map(|l| format!("    {l}"))
-                .collect();
-            Failure::new(
-                failure.kind,
-                anyhow::anyhow!("{failure}\n  last log lines:\n{}", indented.join("\n")),
-            )
-        }
-        _ => failure,
-    }
-}
-
-fn observed_paths(findings: &Findings) -> Observed {
-    let convert = |list: &[rslim_sensor::WirePath]| -> Vec<PathBuf> {
-        list.iter()
-            .map(|p| p.to_path_buf())
-            .filter(|p| !p.starts_with(rslim_sensor::SENSOR_DIR))
-            .collect()
-    };
-    Observed {
-        files: convert(&findings.files),
-        dirs: convert(&findings.dirs),
-        executed: convert(&findings.executed),
     }
 }
 
