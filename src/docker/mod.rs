@@ -20,6 +20,9 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use crate::error::{ExitKind, FailWith, Failure, Result};
 
+mod created;
+pub use created::CreatedContainers;
+
 /// Label put on every container rslim creates, so leftovers are findable.
 pub const OWNER_LABEL: &str = "io.rslim.owner";
 
@@ -346,19 +349,20 @@ impl Docker {
         Ok((code, output))
     }
 
-    /// Ids of the containers this process created (by rslim's owner label).
-    pub async fn containers_of_this_process(&self) -> Result<Vec<String>> {
-        let filter = format!("{OWNER_LABEL}={}", std::process::id());
-        let options = bollard::query_parameters::ListContainersOptionsBuilder::default()
-            .all(true)
-            .filters(&HashMap::from([("label".to_string(), vec![filter])]))
+    /// Removes the container and its volumes; `false` when there was none.
+    pub async fn remove_container_if_present(&self, container: &str) -> Result<bool> {
+        let options = RemoveContainerOptionsBuilder::default()
+            .force(true)
+            .v(true)
             .build();
-        let containers = self
-            .api
-            .list_containers(Some(options))
-            .await
-            .map_err(|e| api_failure("cannot list containers".into(), e))?;
-        Ok(containers.into_iter().filter_map(|c| c.id).collect())
+        match self.api.remove_container(container, Some(options)).await {
+            Ok(()) => Ok(true),
+            Err(e) if status(&e) == Some(404) => Ok(false),
+            Err(e) => Err(api_failure(
+                format!("cannot remove container {container}"),
+                e,
+            )),
+        }
     }
 
     /// Removes the container and its anonymous volumes; a container that is

@@ -8,7 +8,7 @@ use std::time::Duration;
 use rslim_sensor::{Findings, SensorConfig, CONFIG_PATH, FINDINGS_PATH, SENSOR_DIR, SENSOR_PATH};
 
 use super::embedded::sensor_binary;
-use crate::docker::{ContainerSpec, Docker};
+use crate::docker::{ContainerSpec, CreatedContainers, Docker};
 use crate::error::{ExitKind, FailWith, Failure, Result};
 use crate::image::ImageConfig;
 
@@ -35,10 +35,11 @@ pub struct ProfilingContainer {
 }
 
 impl ProfilingContainer {
-    /// Creates the container; the caller registers `name` for cleanup
-    /// *before* calling this, so an interrupt mid-create leaves nothing.
+    /// Creates the container through `created`, so that every exit path,
+    /// an interrupt mid-create included, removes it.
     pub async fn create(
         docker: &Docker,
+        created: &CreatedContainers,
         image: &str,
         name: &str,
         config: &ImageConfig,
@@ -56,7 +57,7 @@ impl ProfilingContainer {
             publish_tcp: run.tcp_ports(),
             cap_add: vec!["SYS_ADMIN".into()],
         };
-        let id = docker.create_container(&spec).await?;
+        let id = created.create(docker, &spec).await?;
         let sensor_config = SensorConfig {
             argv: run.argv(),
             user: run.user.clone().filter(|u| !u.is_empty()),

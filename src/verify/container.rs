@@ -31,14 +31,13 @@ impl Plain {
         purpose: &str,
     ) -> Result<Plain> {
         let name = container_name(purpose);
-        (request.register)(&name);
         let spec = ContainerSpec {
             name: name.clone(),
             image: image.to_string(),
             publish_tcp: request.config.run.tcp_ports(),
             ..Default::default()
         };
-        let id = docker.create_container(&spec).await?;
+        let id = request.created.create(docker, &spec).await?;
         let mut plain = Plain {
             id,
             ports: Vec::new(),

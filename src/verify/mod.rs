@@ -62,7 +62,7 @@ pub struct VerifyRequest<'a> {
     /// (a batch job): compared with the slim image's for images without ports.
     pub original_exit: Option<i64>,
     /// Names each container before it is created, for cleanup on interrupt.
-    pub register: &'a (dyn Fn(&str) + Sync),
+    pub created: &'a crate::docker::CreatedContainers,
 }
 
 /// The original's exit code when its command ended by itself while

@@ -9,7 +9,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use crate::cli::BuildArgs;
-use crate::docker::{split_reference, Docker};
+use crate::docker::{split_reference, CreatedContainers, Docker};
 use crate::error::{ExitKind, FailWith, Failure, Result};
 use crate::image::ImageConfig;
 use crate::probe::plan::Plan;
@@ -21,13 +21,11 @@ use crate::sensor::container::container_name;
 use crate::sensor::{ProfilingContainer, ProfilingOptions};
 use crate::verify::{ran_to_its_end, verify, VerifyRequest};
 
-mod cleanup;
 mod continue_after;
 mod original;
 mod outcome;
 mod write;
 
-use cleanup::{interrupted, Created};
 use original::{config_document, read_original, AbortOnDrop, Original};
 use outcome::{check_outcome, describe_outcome, observed_paths, with_logs};
 
@@ -48,7 +46,7 @@ pub fn run(args: BuildArgs) -> Result<ExitCode> {
         .fail_with(ExitKind::Internal)?;
     runtime.block_on(async move {
         let docker = Docker::connect().await?;
-        let created = Created::default();
+        let created = CreatedContainers::default();
         let outcome = tokio::select! {
             outcome = build(&docker, &args, continue_after, &created) => outcome,
             signal = interrupted() => Err(Failure::msg(
@@ -73,7 +71,7 @@ async fn build(
     docker: &Docker,
     args: &BuildArgs,
     continue_after: Option<ContinueAfter>,
-    created: &Created,
+    created: &CreatedContainers,
 ) -> Result<BuildReport> {
     let mut stages = Stages::new(false);
     stages.begin("inspect", format_args!("inspecting {}", args.image));
@@ -96,6 +94,9 @@ async fn build(
             ),
         ));
     }
+    let ports = config.run.tcp_ports();
+    // Bad probe files fail here, before anything is created.
+    let plan = Plan::load(&args.plan_sources(), &ports)?;
     // Read the original filesystem while the app runs; aborted if we fail first.
     let mut export = AbortOnDrop(tokio::spawn(read_original(
         docker.clone(),
@@ -104,8 +105,6 @@ async fn build(
         config_bytes,
         created.clone(),
     )));
-    let ports = config.run.tcp_ports();
-    let plan = Plan::load(&args.plan_sources(), &ports)?;
     let continue_after = continue_after.unwrap_or(if ports.is_empty() {
         ContinueAfter::Exit
     } else {
@@ -117,9 +116,8 @@ async fn build(
         stop_grace: Duration::from_secs(args.stop_grace),
     };
     let name = container_name("profile");
-    created.register(&name);
     let mut container =
-        ProfilingContainer::create(docker, &image_id, &name, &config, &options).await?;
+        ProfilingContainer::create(docker, created, &image_id, &name, &config, &options).await?;
     stages.begin("start", "starting the app under the sensor");
     container.start(docker, &ports).await?;
 
@@ -227,7 +225,7 @@ async fn build(
                 verify_only: &plan.verify_only,
                 ready_timeout: Duration::from_secs(args.ready_timeout),
                 original_exit: ran_to_its_end(&findings),
-                register: &|name| created.register(name),
+                created,
             };
             let verification = verify(docker, &request).await?;
             stages.end();
@@ -346,4 +344,20 @@ fn write_report(path: &std::path::Path, report: &BuildReport) -> Result<()> {
             format!("cannot write the report to {}: {e}", path.display()),
         )
     })
+}
+
+/// Resolves when SIGINT or SIGTERM arrives; the build future is then
+/// dropped and everything created is removed.
+async fn interrupted() -> &'static str {
+    use tokio::signal::unix::{signal, SignalKind};
+    let (Ok(mut int), Ok(mut term)) = (
+        signal(SignalKind::interrupt()),
+        signal(SignalKind::terminate()),
+    ) else {
+        return std::future::pending().await;
+    };
+    tokio::select! {
+        _ = int.recv() => "SIGINT",
+        _ = term.recv() => "SIGTERM",
+    }
 }

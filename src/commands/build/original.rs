@@ -3,8 +3,7 @@
 
 use std::path::PathBuf;
 
-use super::cleanup::Created;
-use crate::docker::{ContainerSpec, Docker};
+use crate::docker::{ContainerSpec, CreatedContainers, Docker};
 use crate::error::{ExitKind, FailWith, Failure, Result};
 use crate::image::export::{parse_rfc3339, undo_init_layer};
 use crate::image::{ImageArchive, RootFs};
@@ -24,7 +23,7 @@ pub async fn read_original(
     image_id: String,
     archive: Option<PathBuf>,
     config_bytes: Vec<u8>,
-    created: Created,
+    created: CreatedContainers,
 ) -> Result<Original> {
     let archive = match archive {
         Some(path) => {
@@ -42,7 +41,6 @@ pub async fn read_original(
         Some(_) => None,
         None => {
             let name = container_name("export");
-            created.register(&name);
             let spec = ContainerSpec {
                 name: name.clone(),
                 image: image_id.clone(),
@@ -50,7 +48,7 @@ pub async fn read_original(
                 entrypoint: Some(vec![rslim_sensor::SENSOR_PATH.to_string()]),
                 ..ContainerSpec::default()
             };
-            let id = docker.create_container(&spec).await?;
+            let id = created.create(&docker, &spec).await?;
             // Anonymous temp file: nothing to clean up, whatever happens.
             let spool = tempfile::tempfile().fail_with(ExitKind::Internal)?;
             let mut spool = tokio::fs::File::from_std(spool);
