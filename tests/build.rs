@@ -10,31 +10,11 @@ use serde_json::Value;
 
 const SOURCE_LABEL: &str = "io.rslim.source-image";
 
-fn report(path: &std::path::Path) -> Value {
-    serde_json::from_slice(&std::fs::read(path).expect("no report written")).unwrap()
-}
-
 /// Builds `image` into `tag`, checking exit 0 and that nothing is left; returns the report.
 fn build(image: &str, tag: &str, extra: &[&str]) -> Value {
-    require_image(image);
-    let dir = tempfile::tempdir().unwrap();
-    let report_path = dir.path().join("report.json");
-    let mut args = vec![
-        "build",
-        image,
-        "--tag",
-        tag,
-        "--report",
-        report_path.to_str().unwrap(),
-    ];
-    args.extend_from_slice(extra);
-    let out = rslim_leaving_nothing(&args);
-    assert!(
-        out.status.success(),
-        "rslim build {image} failed:\n{}",
-        stderr(&out)
-    );
-    report(&report_path)
+    let (code, stderr, report) = run_build(image, tag, extra);
+    assert_eq!(code, Some(0), "rslim build {image} failed:\n{stderr}");
+    report.expect("no report written")
 }
 
 /// The slim image's config must equal the original's, but for our label.

@@ -5,33 +5,11 @@
 
 mod common;
 
-use std::path::Path;
-
 use common::*;
 use serde_json::Value;
 
-fn report(path: &Path) -> Value {
-    serde_json::from_slice(&std::fs::read(path).expect("no report written")).unwrap()
-}
-
-/// Runs `rslim build image --tag tag --report R extra...`, leaving nothing
-/// behind; returns the exit code, stderr and the report (if written).
 fn build(image: &str, tag: &str, extra: &[&str]) -> (Option<i32>, String, Option<Value>) {
-    require_image(image);
-    let dir = tempfile::tempdir().unwrap();
-    let report_path = dir.path().join("report.json");
-    let mut args = vec![
-        "build",
-        image,
-        "--tag",
-        tag,
-        "--report",
-        report_path.to_str().unwrap(),
-    ];
-    args.extend_from_slice(extra);
-    let out = rslim_leaving_nothing(&args);
-    let written = report_path.exists().then(|| report(&report_path));
-    (out.status.code(), stderr(&out), written)
+    run_build(image, tag, extra)
 }
 
 /// The paths of the report's recorded HTTP steps from `origin`.

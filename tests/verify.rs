@@ -5,8 +5,6 @@
 
 mod common;
 
-use std::path::Path;
-
 use common::*;
 use serde_json::Value;
 
@@ -25,26 +23,10 @@ fn steps_in(file: &str) -> usize {
 /// Builds with `--verify`, leaving no container or volume; returns
 /// (exit code, stderr, report).
 fn build_verified(image: &str, tag: &str, extra: &[&str]) -> (Option<i32>, String, Value) {
-    require_image(image);
-    let dir = tempfile::tempdir().unwrap();
-    let report_path = dir.path().join("report.json");
-    let mut args = vec![
-        "build",
-        image,
-        "--tag",
-        tag,
-        "--verify",
-        "--report",
-        report_path.to_str().unwrap(),
-    ];
+    let mut args = vec!["--verify"];
     args.extend_from_slice(extra);
-    let out = rslim_leaving_nothing(&args);
-    let report = std::fs::read(Path::new(&report_path)).expect("no report written");
-    (
-        out.status.code(),
-        stderr(&out),
-        serde_json::from_slice(&report).unwrap(),
-    )
+    let (code, stderr, report) = run_build(image, tag, &args);
+    (code, stderr, report.expect("no report written"))
 }
 
 /// An example with its probe file verifies: every step (the file's and the

@@ -299,6 +299,24 @@ impl Docker {
             .collect())
     }
 
+    /// The container's last log lines, as a block to append to an error
+    /// message ("\n  last log lines:\n    ..."); empty when there are none.
+    pub async fn log_excerpt(&self, container: &str) -> String {
+        /// Enough to show why an app failed without burying the error.
+        const LINES: usize = 15;
+        match self.logs_tail(container, LINES).await {
+            Ok(logs) if !logs.trim().is_empty() => {
+                let indented: Vec<String> = logs
+                    .trim_end()
+                    .lines()
+                    .map(|l| format!("    {l}"))
+                    .collect();
+                format!("\n  last log lines:\n{}", indented.join("\n"))
+            }
+            _ => String::new(),
+        }
+    }
+
     /// The tar archive of `path` inside the (possibly stopped) container.
     pub async fn download(&self, container: &str, path: &str) -> Result<Vec<u8>> {
         let options = DownloadFromContainerOptionsBuilder::default()

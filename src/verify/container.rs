@@ -15,7 +15,6 @@ use crate::sensor::container::container_name;
 
 const POLL_INTERVAL: Duration = Duration::from_millis(100);
 const READY_REQUEST_TIMEOUT: Duration = Duration::from_secs(2);
-const LOG_TAIL_LINES: usize = 15;
 
 pub struct Plain {
     pub id: String,
@@ -109,17 +108,7 @@ impl Plain {
     }
 
     async fn logs(&self, docker: &Docker) -> String {
-        match docker.logs_tail(&self.id, LOG_TAIL_LINES).await {
-            Ok(logs) if !logs.trim().is_empty() => {
-                let indented: Vec<String> = logs
-                    .trim_end()
-                    .lines()
-                    .map(|l| format!("    {l}"))
-                    .collect();
-                format!("\n  last log lines:\n{}", indented.join("\n"))
-            }
-            _ => String::new(),
-        }
+        docker.log_excerpt(&self.id).await
     }
 
     pub fn endpoint<'a>(&'a self, docker: &'a Docker, config: &ImageConfig) -> Endpoint<'a> {

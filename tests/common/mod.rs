@@ -181,3 +181,30 @@ pub fn image_size(image: &str) -> u64 {
 pub fn remove_image(image: &str) {
     let _ = docker(&["image", "rm", "-f", image]);
 }
+
+/// Runs `rslim build IMAGE --tag TAG --report R EXTRA...`, checking that it
+/// leaves nothing behind; returns the exit code, stderr and the report (if
+/// one was written).
+pub fn run_build(
+    image: &str,
+    tag: &str,
+    extra: &[&str],
+) -> (Option<i32>, String, Option<serde_json::Value>) {
+    require_image(image);
+    let dir = tempfile::tempdir().unwrap();
+    let report_path = dir.path().join("report.json");
+    let mut args = vec![
+        "build",
+        image,
+        "--tag",
+        tag,
+        "--report",
+        report_path.to_str().unwrap(),
+    ];
+    args.extend_from_slice(extra);
+    let out = rslim_leaving_nothing(&args);
+    let report = std::fs::read(&report_path)
+        .ok()
+        .map(|bytes| serde_json::from_slice(&bytes).expect("the report is not JSON"));
+    (out.status.code(), stderr(&out), report)
+}

@@ -9,9 +9,6 @@ use crate::error::{ExitKind, Failure, Result};
 use crate::resolve::fileset::Observed;
 use crate::sensor::ProfilingContainer;
 
-/// Lines of the app's log shown when it fails.
-const LOG_TAIL_LINES: usize = 15;
-
 /// An app that failed on its own (not because we stopped it) fails the build.
 pub async fn check_outcome(
     docker: &Docker,
@@ -47,20 +44,11 @@ pub async fn with_logs(
     container: &ProfilingContainer,
     failure: Failure,
 ) -> Failure {
-    match docker.logs_tail(&container.id, LOG_TAIL_LINES).await {
-        Ok(logs) if !logs.trim().is_empty() => {
-            let indented: Vec<String> = logs
-                .trim_end()
-                .lines()
-                .map(|l| format!("    {l}"))
-                .collect();
-            Failure::new(
-                failure.kind,
-                anyhow::anyhow!("{failure}\n  last log lines:\n{}", indented.join("\n")),
-            )
-        }
-        _ => failure,
+    let excerpt = docker.log_excerpt(&container.id).await;
+    if excerpt.is_empty() {
+        return failure;
     }
+    Failure::new(failure.kind, anyhow::anyhow!("{failure}{excerpt}"))
 }
 
 pub fn observed_paths(findings: &Findings) -> Observed {
