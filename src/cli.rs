@@ -75,7 +75,7 @@ pub struct BuildArgs {
     #[arg(long, value_name = "FILE")]
     pub report: Option<PathBuf>,
 
-    /// Read the image from a docker or OCI archive instead of `docker save`
+    /// Read the original filesystem from a docker-save or OCI archive instead of the daemon
     /// (the image must still be present in the daemon to run it)
     #[arg(long, value_name = "PATH")]
     pub archive: Option<PathBuf>,

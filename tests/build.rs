@@ -358,3 +358,18 @@ fn continue_after_seconds_keeps_profiling_that_long() {
     assert_eq!(answers(fat, 80, &["/"]), answers(slim, 80, &["/"]));
     remove_image(slim);
 }
+
+#[test]
+fn the_original_filesystem_can_come_from_a_docker_save_archive() {
+    let _daemon = exclusive();
+    let (fat, slim) = ("rslim-examples/nginx:fat", "rslim-test/nginx:from-archive");
+    require_image(fat);
+    let dir = tempfile::tempdir().unwrap();
+    let archive = dir.path().join("nginx.tar");
+    docker_ok(&["save", "-o", archive.to_str().unwrap(), fat]);
+    let report = build(fat, slim, &["--archive", archive.to_str().unwrap()]);
+    assert_eq!(kept_reason(&report, "/usr/sbin/nginx"), Some("entrypoint"));
+    assert_eq!(answers(fat, 80, &["/"]), answers(slim, 80, &["/"]));
+    assert_same_config(fat, slim);
+    remove_image(slim);
+}
