@@ -23,9 +23,6 @@ use crate::error::{ExitKind, FailWith, Failure, Result};
 /// Label put on every container rslim creates, so leftovers are findable.
 pub const OWNER_LABEL: &str = "io.rslim.owner";
 
-/// Write size when spooling a stream from the daemon into a file.
-const SPOOL_BUFFER_BYTES: usize = 1 << 20;
-
 #[derive(Clone)]
 pub struct Docker {
     api: bollard::Docker,
@@ -102,9 +99,6 @@ impl Docker {
     /// the image in memory.
     pub async fn save_image(&self, image: &str, out: &mut tokio::fs::File) -> Result<u64> {
         let mut stream = self.api.export_image(image);
-        // The stream arrives in small frames; each unbuffered write would be a
-        // trip to tokio's blocking pool (measured: seconds per GB).
-        let mut out = tokio::io::BufWriter::with_capacity(SPOOL_BUFFER_BYTES, out);
         let mut written = 0u64;
         while let Some(chunk) = stream.next().await {
             let chunk =
