@@ -4,9 +4,13 @@
 //! The image is built when missing (a few minutes) and removed afterwards
 //! unless RSLIM_BENCH_KEEP=1. Every file has the same size and distinct
 //! content, the worst case for duplicate detection: all sizes collide, so
-//! every byte is hashed.
+//! every file's prefix is hashed.
+//!
+//! Prints three runs: xray from the daemon, `docker save` alone (the floor
+//! the daemon sets), and xray of the same image saved to a file first.
 
-use std::process::Command;
+use std::io::Read;
+use std::process::{Command, Stdio};
 use std::time::Instant;
 
 const IMAGE: &str = "rslim-xray-bench/big:latest";
@@ -42,22 +46,8 @@ fn main() {
         println!("built {IMAGE} in {:.1} s", started.elapsed().as_secs_f64());
     }
 
-    let out = Command::new("/usr/bin/time")
-        .arg("-v")
-        .arg(env!("CARGO_BIN_EXE_rslim"))
-        .args(["xray", "--json", IMAGE])
-        .output()
-        .expect("/usr/bin/time (package `time`) is needed to measure peak RSS");
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "rslim xray failed: {stderr}");
-    let field = |name: &str| {
-        stderr
-            .lines()
-            .find_map(|l| l.trim().strip_prefix(name))
-            .map(|v| v.trim().to_string())
-            .unwrap_or_default()
-    };
-    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    // From the daemon: `docker save` spooled, then read.
+    let report = measure(&["xray", "--json", "--timings", IMAGE]);
     let files = report["summary"]["visible_files"].as_u64().unwrap();
     assert!(files >= FILES, "the image has {files} files");
     println!(
@@ -65,14 +55,45 @@ fn main() {
         report["summary"]["stored_bytes"],
         FILES * FILE_BYTES
     );
+
+    // The daemon's share alone: its `docker save` stream read and dropped.
+    let started = Instant::now();
+    let mut save = Command::new("docker")
+        .args(["save", IMAGE])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stream = save.stdout.take().unwrap();
+    let mut first = [0u8; 1];
+    stream.read_exact(&mut first).unwrap();
+    let first_byte = started.elapsed();
+    let bytes = 1 + std::io::copy(&mut stream, &mut std::io::sink()).unwrap();
+    assert!(save.wait().unwrap().success(), "docker save failed");
     println!(
-        "wall time: {}",
-        field("Elapsed (wall clock) time (h:mm:ss or m:ss):")
+        "docker save alone: {bytes} bytes, first byte after {:.1} s, last after {:.1} s",
+        first_byte.as_secs_f64(),
+        started.elapsed().as_secs_f64()
     );
-    println!(
-        "peak RSS: {} kB",
-        field("Maximum resident set size (kbytes):")
-    );
+
+    // Without the daemon: the same image saved to a file first.
+    let dir = tempfile::tempdir().unwrap();
+    let archive = dir.path().join("image.tar");
+    let saved = Command::new("docker")
+        .args(["save", "-o"])
+        .arg(&archive)
+        .arg(IMAGE)
+        .status()
+        .unwrap();
+    assert!(saved.success(), "docker save -o failed");
+    let from_file = measure(&[
+        "xray",
+        "--json",
+        "--timings",
+        "--archive",
+        archive.to_str().unwrap(),
+    ]);
+    assert_eq!(from_file["summary"], report["summary"]);
+    assert_eq!(from_file["duplicates"], report["duplicates"]);
 
     if std::env::var_os("RSLIM_BENCH_KEEP").is_none() {
         let removed = Command::new("docker")
@@ -81,4 +102,33 @@ fn main() {
             .unwrap();
         assert!(removed.status.success(), "cannot remove {IMAGE}");
     }
+}
+
+/// Runs rslim under `/usr/bin/time -v`, prints its wall time, peak RSS and
+/// stage times, and returns its `--json` report.
+fn measure(args: &[&str]) -> serde_json::Value {
+    let out = Command::new("/usr/bin/time")
+        .arg("-v")
+        .arg(env!("CARGO_BIN_EXE_rslim"))
+        .args(args)
+        .output()
+        .expect("/usr/bin/time (package `time`) is needed to measure peak RSS");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "rslim {args:?} failed: {stderr}");
+    let field = |name: &str| {
+        stderr
+            .lines()
+            .find_map(|l| l.trim().strip_prefix(name))
+            .map(|v| v.trim().to_string())
+            .unwrap_or_default()
+    };
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    println!("rslim {}", args.join(" "));
+    println!(
+        "  wall time: {}, peak RSS: {} kB",
+        field("Elapsed (wall clock) time (h:mm:ss or m:ss):"),
+        field("Maximum resident set size (kbytes):")
+    );
+    println!("  stages (ms): {}", report["timings_ms"]);
+    report
 }

@@ -164,6 +164,10 @@ pub struct XrayArgs {
     /// How many entries to show in "largest" and "top wasted" lists
     #[arg(long, default_value_t = 10)]
     pub top: usize,
+
+    /// Also report the milliseconds spent per stage (export, scan, merge, hash, analyze)
+    #[arg(long)]
+    pub timings: bool,
 }
 
 #[derive(Debug, Args)]

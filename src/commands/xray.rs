@@ -8,7 +8,7 @@ use serde::Serialize;
 use crate::cli::XrayArgs;
 use crate::error::{ExitKind, FailWith, Failure, Result};
 use crate::image::ImageArchive;
-use crate::xray::{self, compare, render, source, Analysis, Comparison, Options};
+use crate::xray::{self, compare, render, source, Analysis, Comparison, Options, Timings};
 
 /// The `--json` document: the analysis, plus the comparison when asked for.
 #[derive(Serialize)]
@@ -17,6 +17,9 @@ struct Report<'a> {
     analysis: &'a Analysis,
     #[serde(skip_serializing_if = "Option::is_none")]
     comparison: Option<&'a Comparison>,
+    /// Only with --timings: they differ from run to run.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    timings_ms: Option<Timings>,
 }
 
 pub fn run(args: XrayArgs) -> Result<ExitCode> {
@@ -27,6 +30,7 @@ pub fn run(args: XrayArgs) -> Result<ExitCode> {
         .fail_with(ExitKind::Internal)?;
     let options = Options { top: args.top };
 
+    let started = std::time::Instant::now();
     let (archive, name) = match (&args.archive, &args.image) {
         (Some(path), _) => (source::open_archive(path)?, path.display().to_string()),
         (None, Some(image)) => (
@@ -40,7 +44,10 @@ pub fn run(args: XrayArgs) -> Result<ExitCode> {
             ))
         }
     };
-    let fat = xray::xray(&archive, &name, &options)?;
+    let export_ms = started.elapsed().as_millis() as u64;
+    let mut fat = xray::xray(&archive, &name, &options)?;
+    fat.timings.export = export_ms;
+    let timings = args.timings.then_some(fat.timings);
     drop(archive);
 
     let comparison = match &args.compare {
@@ -62,6 +69,7 @@ pub fn run(args: XrayArgs) -> Result<ExitCode> {
         let report = Report {
             analysis: &fat.analysis,
             comparison: comparison.as_ref(),
+            timings_ms: timings,
         };
         serde_json::to_writer_pretty(&mut stdout, &report)
             .map_err(std::io::Error::from)
@@ -70,6 +78,9 @@ pub fn run(args: XrayArgs) -> Result<ExitCode> {
         let mut text = render::analysis(&fat.analysis);
         if let Some(comparison) = &comparison {
             text.push_str(&render::comparison(comparison, args.top));
+        }
+        if let Some(timings) = &timings {
+            text.push_str(&render::timings(timings));
         }
         stdout.write_all(text.as_bytes())
     };

@@ -14,6 +14,7 @@ pub mod model;
 pub mod render;
 pub mod scan;
 pub mod source;
+pub mod timings;
 
 #[cfg(test)]
 mod tests;
@@ -23,20 +24,28 @@ use crate::image::ImageArchive;
 pub use analyze::{analyze, Options};
 pub use compare::Comparison;
 pub use model::Analysis;
+pub use timings::Timings;
 
 /// An analysed image, with what the comparison needs beyond the report.
 pub struct Xray {
     pub analysis: Analysis,
     pub merged: merge::Merged,
     pub captured: compare::Captured,
+    /// Stage times of this xray; `export` is left to the caller, who got the archive.
+    pub timings: Timings,
 }
 
 /// Reads every layer of `archive` and analyses it. `source` names the image
 /// in the report.
 pub fn xray(archive: &ImageArchive, source: &str, options: &Options) -> anyhow::Result<Xray> {
+    let mut timings = Timings::default();
+    let mut clock = std::time::Instant::now();
     let scan = scan::scan_layers(archive)?;
+    timings.scan = timings::lap(&mut clock);
     let merged = merge::Merged::apply(&scan.layers);
+    timings.merge = timings::lap(&mut clock);
     let hashes = scan::hash_candidates(archive, &scan::duplicate_candidates(&merged))?;
+    timings.hash = timings::lap(&mut clock);
     let analysis = analyze(
         source,
         &archive.config.history,
@@ -45,9 +54,11 @@ pub fn xray(archive: &ImageArchive, source: &str, options: &Options) -> anyhow::
         &hashes,
         options,
     );
+    timings.analyze = timings::lap(&mut clock);
     Ok(Xray {
         analysis,
         merged,
         captured: scan.captured,
+        timings,
     })
 }

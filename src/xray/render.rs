@@ -4,6 +4,7 @@ use std::fmt::Write;
 
 use super::compare::Comparison;
 use super::model::{Analysis, FileSize};
+use super::timings::Timings;
 
 /// Decimal units, as `docker images` prints them: `12.3 MB`.
 pub fn human(bytes: u64) -> String {
@@ -259,6 +260,18 @@ pub fn comparison(c: &Comparison, top: usize) -> String {
         );
     }
     out
+}
+
+pub fn timings(t: &Timings) -> String {
+    format!(
+        "\nTime: {} ms (export {}, scan {}, merge {}, hash {}, analyze {})\n",
+        t.total(),
+        t.export,
+        t.scan,
+        t.merge,
+        t.hash,
+        t.analyze
+    )
 }
 
 #[cfg(test)]

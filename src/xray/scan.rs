@@ -1,6 +1,7 @@
 //! Reading the image: one streaming pass over each layer for metadata (and
-//! the few small files the package comparison needs), then a second pass
-//! over only the layers holding duplicate candidates, hashing only those.
+//! the few small files the package comparison needs), then passes over only
+//! the layers holding duplicate candidates: first their prefixes, then the
+//! whole of those whose prefixes collide.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::io::{self, Read};
@@ -90,18 +91,65 @@ pub fn duplicate_candidates(merged: &Merged) -> BTreeMap<usize, HashSet<PathBuf>
     candidates
 }
 
-/// SHA-256 of each candidate, keyed like [`Scan::captured`].
+/// Bytes hashed first: most files that merely share a size differ here, so
+/// their remaining bytes are never read.
+pub const PREFIX_BYTES: u64 = 4096;
+
+/// A stored copy: its layer and the path it was stored under.
+type CopyKey = (usize, PathBuf);
+/// Size, and SHA-256 of (a prefix of) the content.
+type Fingerprint = (u64, [u8; 32]);
+
+/// Full-content SHA-256 of every candidate that may have a twin, keyed like
+/// [`Scan::captured`]. A first pass hashes only the first [`PREFIX_BYTES`]
+/// of each candidate; only files whose size and prefix hash both collide are
+/// read to the end in a second pass. Candidates left out have no twin.
 pub fn hash_candidates(
     archive: &ImageArchive,
     candidates: &BTreeMap<usize, HashSet<PathBuf>>,
-) -> anyhow::Result<HashMap<(usize, PathBuf), [u8; 32]>> {
+) -> anyhow::Result<HashMap<CopyKey, [u8; 32]>> {
+    let prefixes = hash_each(archive, candidates, Some(PREFIX_BYTES))?;
+    let mut by_prefix: HashMap<Fingerprint, Vec<CopyKey>> = HashMap::new();
+    for (key, fingerprint) in prefixes {
+        by_prefix.entry(fingerprint).or_default().push(key);
+    }
     let mut hashes = HashMap::new();
-    for (&layer, paths) in candidates {
+    let mut unsettled: BTreeMap<usize, HashSet<PathBuf>> = BTreeMap::new();
+    for ((size, prefix_hash), keys) in by_prefix.into_iter().filter(|(_, k)| k.len() > 1) {
+        for (layer, path) in keys {
+            if size <= PREFIX_BYTES {
+                // The prefix was the whole file.
+                hashes.insert((layer, path), prefix_hash);
+            } else {
+                unsettled.entry(layer).or_default().insert(path);
+            }
+        }
+    }
+    for (key, (_, full_hash)) in hash_each(archive, &unsettled, None)? {
+        hashes.insert(key, full_hash);
+    }
+    Ok(hashes)
+}
+
+/// Size and SHA-256 of the first `limit` bytes (all with `None`) of each
+/// listed file, one pass per layer that lists any.
+fn hash_each(
+    archive: &ImageArchive,
+    files: &BTreeMap<usize, HashSet<PathBuf>>,
+    limit: Option<u64>,
+) -> anyhow::Result<HashMap<CopyKey, Fingerprint>> {
+    let mut hashes = HashMap::new();
+    let mut buf = vec![0u8; 64 << 10];
+    for (&layer, paths) in files {
         visit_layer(archive, layer, &mut |entry, data| {
-            if matches!(entry.kind, EntryKind::Node(NodeKind::File { .. }))
-                && paths.contains(&entry.path)
-            {
-                hashes.insert((layer, entry.path.clone()), sha256(data)?);
+            if let EntryKind::Node(NodeKind::File { size }) = entry.kind {
+                if paths.contains(&entry.path) {
+                    let hash = match limit {
+                        Some(limit) => sha256(&mut data.take(limit), &mut buf)?,
+                        None => sha256(data, &mut buf)?,
+                    };
+                    hashes.insert((layer, entry.path.clone()), (size, hash));
+                }
             }
             Ok(())
         })?;
@@ -109,15 +157,66 @@ pub fn hash_candidates(
     Ok(hashes)
 }
 
-fn sha256(data: &mut dyn Read) -> io::Result<[u8; 32]> {
+fn sha256(data: &mut dyn Read, buf: &mut [u8]) -> io::Result<[u8; 32]> {
     let mut hasher = Sha256::new();
-    let mut buf = vec![0u8; 64 << 10];
     loop {
-        let n = data.read(&mut buf)?;
+        let n = data.read(buf)?;
         if n == 0 {
             break;
         }
         hasher.update(&buf[..n]);
     }
     Ok(hasher.finalize().into())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::image::test_archive::{image_archive, Entry};
+
+    /// `len` bytes of `fill`, with `tail` as the last byte.
+    fn body(len: usize, fill: u8, tail: u8) -> Vec<u8> {
+        let mut bytes = vec![fill; len];
+        bytes[len - 1] = tail;
+        bytes
+    }
+
+    fn candidates(layer: usize, paths: &[&str]) -> BTreeMap<usize, HashSet<PathBuf>> {
+        let set = paths.iter().map(PathBuf::from).collect();
+        BTreeMap::from([(layer, set)])
+    }
+
+    #[test]
+    fn only_whole_equal_files_share_a_hash() {
+        let big = PREFIX_BYTES as usize * 3;
+        let (same, twin) = (body(big, b'a', b'x'), body(big, b'a', b'x'));
+        // Same size and prefix as `same`, different only past the prefix.
+        let late_difference = body(big, b'a', b'y');
+        let early_difference = body(big, b'b', b'x');
+        let small = body(100, b's', b's');
+        let archive = image_archive(&[
+            vec![Entry::File("same", &same), Entry::File("small", &small)],
+            vec![
+                Entry::File("twin", &twin),
+                Entry::File("late", &late_difference),
+                Entry::File("early", &early_difference),
+                Entry::File("small-twin", &small),
+            ],
+        ]);
+        let mut wanted = candidates(0, &["/same", "/small"]);
+        wanted.extend(candidates(1, &["/twin", "/late", "/early", "/small-twin"]));
+
+        let hashes = hash_candidates(&archive, &wanted).unwrap();
+        let hash = |layer: usize, path: &str| hashes.get(&(layer, PathBuf::from(path))).copied();
+        let full = |bytes: &[u8]| -> [u8; 32] { Sha256::digest(bytes).into() };
+        assert_eq!(hash(0, "/same"), Some(full(&same)));
+        assert_eq!(hash(1, "/twin"), Some(full(&same)));
+        // Read to the end because its prefix collides, then told apart.
+        assert_eq!(hash(1, "/late"), Some(full(&late_difference)));
+        // Unique by prefix: never read further, left out.
+        assert_eq!(hash(1, "/early"), None);
+        assert_eq!(hash(0, "/small"), Some(full(&small)));
+        assert_eq!(hash(1, "/small-twin"), Some(full(&small)));
+        assert_eq!(hashes.len(), 5);
+    }
 }
