@@ -43,6 +43,9 @@ pub struct LayerBlob {
 /// An image archive opened for reading.
 pub struct ImageArchive {
     file: Arc<File>,
+    /// True for a `docker export` of a never-started container: one flat
+    /// layer that also holds Docker's init layer (see [`super::export`]).
+    pub container_export: bool,
     pub config_bytes: Vec<u8>,
     pub config: ImageConfig,
     pub layers: Vec<LayerBlob>,
@@ -80,6 +83,7 @@ impl ImageArchive {
         let config = ImageConfig::parse(&config_bytes).context("bad image config")?;
         Ok(ImageArchive {
             file: Arc::new(file),
+            container_export: true,
             config_bytes,
             config,
             layers: vec![LayerBlob {
@@ -150,6 +154,7 @@ impl ImageArchive {
         }
         Ok(ImageArchive {
             file,
+            container_export: false,
             config_bytes,
             config,
             layers,

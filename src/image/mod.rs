@@ -10,6 +10,7 @@ pub mod layer;
 pub mod node;
 pub mod overlay;
 pub mod rootfs;
+pub mod source;
 #[cfg(test)]
 pub(crate) mod test_archive;
 

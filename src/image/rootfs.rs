@@ -13,6 +13,7 @@ use std::sync::Arc;
 use anyhow::Context;
 
 use super::archive::{BlobReader, Compression, ImageArchive};
+use super::export;
 use super::layer::{visit_layer, LayerEntry};
 use super::node::{ContentRef, ContentSource, Node, NodeKind};
 use super::overlay::{self, LayerObserver, OverlayValue};
@@ -32,7 +33,8 @@ pub struct RootFs {
 }
 
 impl RootFs {
-    /// Applies every layer of `archive`. Compressed layers are first
+    /// Applies every layer of `archive` (and undoes Docker's init layer in a
+    /// container export). Compressed layers are first
     /// decompressed into anonymous temp files (gone when the process ends).
     pub fn build(archive: &ImageArchive) -> anyhow::Result<RootFs> {
         let mut rootfs = RootFs {
@@ -47,6 +49,14 @@ impl RootFs {
                 Ok(())
             })?;
             overlay::apply_layer(&mut rootfs.nodes, &entries, &mut NodeMaker { layer: index });
+        }
+        if archive.container_export {
+            let created = archive
+                .config
+                .created
+                .as_deref()
+                .and_then(export::parse_rfc3339);
+            export::undo_init_layer(&mut rootfs, created.unwrap_or(0));
         }
         Ok(rootfs)
     }

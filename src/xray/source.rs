@@ -1,18 +1,11 @@
-//! Where an image comes from: an archive file, or `docker save` through the
-//! daemon ([`crate::docker::Docker`]), spooled into an anonymous temp file so
-//! nothing is left behind.
-
-use std::path::Path;
-
-use anyhow::Context;
+//! Where xray's image comes from: an archive file, or `docker save` through
+//! the daemon (both read by [`crate::image::source`]).
 
 use crate::docker::Docker;
-use crate::error::{ExitKind, FailWith, Failure, Result};
+use crate::error::{ExitKind, Failure, Result};
 use crate::image::ImageArchive;
 
-pub fn open_archive(path: &Path) -> Result<ImageArchive> {
-    ImageArchive::open(path).fail_with(ExitKind::Usage)
-}
+pub use crate::image::source::open_archive;
 
 /// Exports `name` from the daemon (honouring DOCKER_HOST) and opens it.
 pub async fn export_from_daemon(name: &str) -> Result<ImageArchive> {
@@ -32,12 +25,5 @@ pub async fn export_from_daemon(name: &str) -> Result<ImageArchive> {
             ),
             _ => failure,
         })?;
-    let spool = tempfile::tempfile()
-        .context("cannot create a temp file for the exported image")
-        .fail_with(ExitKind::Internal)?;
-    let mut spool = tokio::fs::File::from_std(spool);
-    docker.save_image(name, &mut spool).await?;
-    ImageArchive::from_file(spool.into_std().await)
-        .with_context(|| format!("the daemon's export of {name} is unreadable"))
-        .fail_with(ExitKind::Internal)
+    crate::image::source::save_from_daemon(&docker, name).await
 }

@@ -3,10 +3,9 @@
 
 use std::path::PathBuf;
 
-use crate::docker::{ContainerSpec, CreatedContainers, Docker};
-use crate::error::{ExitKind, FailWith, Failure, Result};
-use crate::image::export::{parse_rfc3339, undo_init_layer};
-use crate::image::{ImageArchive, RootFs};
+use crate::docker::{CreatedContainers, Docker};
+use crate::error::{ExitKind, FailWith, Result};
+use crate::image::{source, ImageArchive, RootFs};
 use crate::sensor::container::container_name;
 
 /// The original image, exported and indexed.
@@ -16,8 +15,8 @@ pub struct Original {
 }
 
 /// Reads the original image's filesystem: `docker export` of a container
-/// created from the image and never started (the layers as Docker merges
-/// them, twice as fast as `docker save`), or the given archive.
+/// created from the image and never started (see [`source`]), or the given
+/// archive; then indexes it.
 pub async fn read_original(
     docker: Docker,
     image_id: String,
@@ -26,50 +25,16 @@ pub async fn read_original(
     created: CreatedContainers,
 ) -> Result<Original> {
     let archive = match archive {
-        Some(path) => {
-            let file = std::fs::File::open(&path).map_err(|e| {
-                Failure::msg(
-                    ExitKind::Usage,
-                    format!("cannot open archive {}: {e}", path.display()),
-                )
-            })?;
-            Some(file)
-        }
-        None => None,
-    };
-    let flat_export = match archive {
-        Some(_) => None,
+        Some(path) => tokio::task::spawn_blocking(move || source::open_archive(&path))
+            .await
+            .fail_with(ExitKind::Internal)??,
         None => {
             let name = container_name("export");
-            let spec = ContainerSpec {
-                name: name.clone(),
-                image: image_id.clone(),
-                // Never started: the entrypoint only has to be non-empty.
-                entrypoint: Some(vec![rslim_sensor::SENSOR_PATH.to_string()]),
-                ..ContainerSpec::default()
-            };
-            let id = created.create(&docker, &spec).await?;
-            // Anonymous temp file: nothing to clean up, whatever happens.
-            let spool = tempfile::tempfile().fail_with(ExitKind::Internal)?;
-            let mut spool = tokio::fs::File::from_std(spool);
-            let exported = docker.export_container(&id, &mut spool).await;
-            docker.remove_container(&id).await?;
-            exported?;
-            Some(spool.into_std().await)
+            source::export_from_daemon(&docker, &created, name, &image_id, config_bytes).await?
         }
     };
-    let flat = flat_export.is_some();
     tokio::task::spawn_blocking(move || {
-        let archive = match (archive, flat_export) {
-            (Some(file), _) => ImageArchive::from_file(file)?,
-            (None, Some(spool)) => ImageArchive::from_flat_export(spool, config_bytes)?,
-            (None, None) => unreachable!("either an archive or an export"),
-        };
-        let mut rootfs = RootFs::build(&archive)?;
-        if flat {
-            let created = archive.config.created.as_deref().and_then(parse_rfc3339);
-            undo_init_layer(&mut rootfs, created.unwrap_or(0));
-        }
+        let rootfs = RootFs::build(&archive)?;
         anyhow::Ok(Original { archive, rootfs })
     })
     .await

@@ -1,0 +1,66 @@
+//! Where an image's files come from. Every source ends as an
+//! [`ImageArchive`] read by the same reader: an archive file, `docker save`
+//! (every layer: what xray needs), or `docker export` of a container that
+//! never ran (the merged filesystem, 2.5 times faster: what build needs).
+//! Daemon data is spooled into anonymous temp files, so nothing is left
+//! behind whatever happens.
+
+use std::path::Path;
+
+use anyhow::Context;
+
+use super::ImageArchive;
+use crate::docker::{ContainerSpec, CreatedContainers, Docker};
+use crate::error::{ExitKind, FailWith, Result};
+
+/// A docker-save or OCI archive file.
+pub fn open_archive(path: &Path) -> Result<ImageArchive> {
+    ImageArchive::open(path).fail_with(ExitKind::Usage)
+}
+
+/// `docker save IMAGE`: the config and every layer.
+pub async fn save_from_daemon(docker: &Docker, image: &str) -> Result<ImageArchive> {
+    let mut spool = spool_file()?;
+    docker.save_image(image, &mut spool).await?;
+    let file = spool.into_std().await;
+    tokio::task::spawn_blocking(move || ImageArchive::from_file(file))
+        .await
+        .fail_with(ExitKind::Internal)?
+        .with_context(|| format!("the daemon's export of {image} is unreadable"))
+        .fail_with(ExitKind::Internal)
+}
+
+/// `docker export` of a container created from `image_id` (named `name`,
+/// through `created` so every exit path removes it) and never started.
+/// `config_bytes` is the image's config document.
+pub async fn export_from_daemon(
+    docker: &Docker,
+    created: &CreatedContainers,
+    name: String,
+    image_id: &str,
+    config_bytes: Vec<u8>,
+) -> Result<ImageArchive> {
+    let spec = ContainerSpec {
+        name,
+        image: image_id.to_string(),
+        // Never started: the entrypoint only has to be non-empty.
+        entrypoint: Some(vec![rslim_sensor::SENSOR_PATH.to_string()]),
+        ..ContainerSpec::default()
+    };
+    let id = created.create(docker, &spec).await?;
+    let mut spool = spool_file()?;
+    let exported = docker.export_container(&id, &mut spool).await;
+    docker.remove_container(&id).await?;
+    exported?;
+    let file = spool.into_std().await;
+    ImageArchive::from_flat_export(file, config_bytes)
+        .context("the daemon's export of the image is unreadable")
+        .fail_with(ExitKind::Internal)
+}
+
+fn spool_file() -> Result<tokio::fs::File> {
+    let file = tempfile::tempfile()
+        .context("cannot create a temp file for the image")
+        .fail_with(ExitKind::Internal)?;
+    Ok(tokio::fs::File::from_std(file))
+}
