@@ -158,3 +158,32 @@ mod tests {
         assert!(tree.list(Path::new("/lib")).is_empty());
     }
 }
+
+#[cfg(test)]
+pub mod test_support {
+    //! Image trees on disk for tests.
+
+    use std::os::unix::fs::symlink;
+    use std::path::Path;
+
+    /// Lays out Debian's merged-/usr under `root`: the host's real libc and
+    /// loader in /usr/lib/x86_64-linux-gnu, `/lib` → `usr/lib`, `/lib64` →
+    /// `usr/lib64`, and the absolute link
+    /// `/usr/lib64/ld-linux-x86-64.so.2` → `/lib/x86_64-linux-gnu/…`.
+    pub fn merged_usr_with_host_libc(root: &Path) {
+        let at = |p: &str| root.join(p);
+        std::fs::create_dir_all(at("usr/lib/x86_64-linux-gnu")).unwrap();
+        std::fs::create_dir_all(at("usr/lib64")).unwrap();
+        for lib in ["libc.so.6", "ld-linux-x86-64.so.2"] {
+            let host = std::fs::canonicalize(Path::new("/lib/x86_64-linux-gnu").join(lib)).unwrap();
+            std::fs::copy(host, at("usr/lib/x86_64-linux-gnu").join(lib)).unwrap();
+        }
+        symlink("usr/lib", at("lib")).unwrap();
+        symlink("usr/lib64", at("lib64")).unwrap();
+        symlink(
+            "/lib/x86_64-linux-gnu/ld-linux-x86-64.so.2",
+            at("usr/lib64/ld-linux-x86-64.so.2"),
+        )
+        .unwrap();
+    }
+}

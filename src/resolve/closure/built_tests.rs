@@ -10,6 +10,7 @@ use std::process::Command;
 
 use super::*;
 use crate::resolve::ldcache::EM_X86_64;
+use crate::resolve::tree::test_support::merged_usr_with_host_libc;
 use crate::resolve::tree::HostTree;
 
 fn run(command: &mut Command) {
@@ -38,28 +39,10 @@ fn built_image() -> tempfile::TempDir {
         std::fs::write(&path, code).unwrap();
         path
     };
-    for dir in [
-        "usr/lib/x86_64-linux-gnu",
-        "usr/lib64",
-        "app/bin",
-        "app/lib",
-        "opt/i386",
-        "opt/arm64",
-        "opt/extra",
-    ] {
+    merged_usr_with_host_libc(root.path());
+    for dir in ["app/bin", "app/lib", "opt/i386", "opt/arm64", "opt/extra"] {
         std::fs::create_dir_all(at(dir)).unwrap();
     }
-    for lib in ["libc.so.6", "ld-linux-x86-64.so.2"] {
-        let host = std::fs::canonicalize(Path::new("/lib/x86_64-linux-gnu").join(lib)).unwrap();
-        std::fs::copy(host, at("usr/lib/x86_64-linux-gnu").join(lib)).unwrap();
-    }
-    symlink("usr/lib", at("lib")).unwrap();
-    symlink("usr/lib64", at("lib64")).unwrap();
-    symlink(
-        "/lib/x86_64-linux-gnu/ld-linux-x86-64.so.2",
-        at("usr/lib64/ld-linux-x86-64.so.2"),
-    )
-    .unwrap();
 
     let lib_dir = at("app/lib");
     let bar = src("bar.c", "int bar(void) { return 2; }\n");

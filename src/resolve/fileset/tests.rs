@@ -5,6 +5,7 @@ use std::os::unix::fs::symlink;
 use std::path::Path;
 
 use super::*;
+use crate::resolve::tree::test_support::merged_usr_with_host_libc;
 use crate::resolve::tree::HostTree;
 
 /// / holds:
@@ -16,10 +17,9 @@ use crate::resolve::tree::HostTree;
 fn image() -> tempfile::TempDir {
     let root = tempfile::tempdir().unwrap();
     let at = |path: &str| root.path().join(path);
+    merged_usr_with_host_libc(root.path());
     for dir in [
         "usr/bin",
-        "usr/lib/x86_64-linux-gnu",
-        "usr/lib64",
         "app/__pycache__",
         "var/lib/app",
         "var/log/app",
@@ -28,10 +28,6 @@ fn image() -> tempfile::TempDir {
     ] {
         std::fs::create_dir_all(at(dir)).unwrap();
     }
-    for lib in ["libc.so.6", "ld-linux-x86-64.so.2"] {
-        let host = std::fs::canonicalize(Path::new("/lib/x86_64-linux-gnu").join(lib)).unwrap();
-        std::fs::copy(host, at("usr/lib/x86_64-linux-gnu").join(lib)).unwrap();
-    }
     std::fs::copy(
         std::fs::canonicalize("/usr/bin/dash").unwrap(),
         at("usr/bin/dash"),
@@ -39,13 +35,6 @@ fn image() -> tempfile::TempDir {
     .unwrap();
     symlink("dash", at("usr/bin/sh")).unwrap();
     symlink("usr/bin", at("bin")).unwrap();
-    symlink("usr/lib", at("lib")).unwrap();
-    symlink("usr/lib64", at("lib64")).unwrap();
-    symlink(
-        "/lib/x86_64-linux-gnu/ld-linux-x86-64.so.2",
-        at("usr/lib64/ld-linux-x86-64.so.2"),
-    )
-    .unwrap();
     std::fs::write(at("app/start.sh"), "#!/bin/sh\nexec echo hi\n").unwrap();
     std::fs::write(at("app/__pycache__/m.cpython-311.pyc"), b"\x00").unwrap();
     std::fs::write(at("app/m.py"), "x = 1\n").unwrap();
