@@ -5,6 +5,8 @@ install_host_packages() {
     local missing=()
     command -v dockerd >/dev/null 2>&1 || missing+=(docker.io)
     command -v debootstrap >/dev/null 2>&1 || missing+=(debootstrap)
+    # the end-to-end tests ask the containers for pages with curl
+    command -v curl >/dev/null 2>&1 || missing+=(curl)
     if ((${#missing[@]} == 0)); then
         log "host packages present (docker, debootstrap)"
         return
