@@ -211,27 +211,26 @@ async fn build(
     removal.await.fail_with(ExitKind::Internal)??;
 
     let slim = docker.inspect_image(&written.image_id).await?;
-    let verification = match plan.verify {
-        true => {
-            stages.begin(
-                "verify",
-                "starting the slim image and running the probes again",
-            );
-            let request = VerifyRequest {
-                original_image: &image_id,
-                slim_image: tags.first().map_or(&written.image_id, |t| t),
-                config: &config,
-                recorded: &recorded,
-                verify_only: &plan.verify_only,
-                ready_timeout: Duration::from_secs(args.ready_timeout),
-                original_exit: ran_to_its_end(&findings),
-                created,
-            };
-            let verification = verify(docker, &request).await?;
-            stages.end();
-            Some(verification)
-        }
-        false => None,
+    let verification = if plan.verify {
+        stages.begin(
+            "verify",
+            "starting the slim image and running the probes again",
+        );
+        let request = VerifyRequest {
+            original_image: &image_id,
+            slim_image: tags.first().map_or(&written.image_id, |t| t),
+            config: &config,
+            recorded: &recorded,
+            verify_only: &plan.verify_only,
+            ready_timeout: Duration::from_secs(args.ready_timeout),
+            original_exit: ran_to_its_end(&findings),
+            created,
+        };
+        let verification = verify(docker, &request).await?;
+        stages.end();
+        Some(verification)
+    } else {
+        None
     };
     let original_bytes = inspect.size.unwrap_or(0).max(0) as u64;
     let slim_bytes = slim.size.unwrap_or(0).max(0) as u64;
