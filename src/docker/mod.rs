@@ -101,16 +101,8 @@ impl Docker {
     /// Streams `docker save IMAGE` into `out` (a temp file), never holding
     /// the image in memory.
     pub async fn save_image(&self, image: &str, out: &mut tokio::fs::File) -> Result<u64> {
-        let mut stream = self.api.export_image(image);
-        let mut written = 0u64;
-        while let Some(chunk) = stream.next().await {
-            let chunk =
-                chunk.map_err(|e| api_failure(format!("cannot export image {image}"), e))?;
-            out.write_all(&chunk).await.fail_with(ExitKind::Internal)?;
-            written += chunk.len() as u64;
-        }
-        out.flush().await.fail_with(ExitKind::Internal)?;
-        Ok(written)
+        let what = format!("cannot export image {image}");
+        spool(self.api.export_image(image), out, what).await
     }
 
     /// Streams `docker export CONTAINER` (its merged filesystem) into `out`.
@@ -119,16 +111,8 @@ impl Docker {
         container: &str,
         out: &mut tokio::fs::File,
     ) -> Result<u64> {
-        let mut stream = self.api.export_container(container);
-        let mut written = 0u64;
-        while let Some(chunk) = stream.next().await {
-            let chunk =
-                chunk.map_err(|e| api_failure("cannot export the image's filesystem".into(), e))?;
-            out.write_all(&chunk).await.fail_with(ExitKind::Internal)?;
-            written += chunk.len() as u64;
-        }
-        out.flush().await.fail_with(ExitKind::Internal)?;
-        Ok(written)
+        let what = "cannot export the image's filesystem".to_string();
+        spool(self.api.export_container(container), out, what).await
     }
 
     /// `docker load` from an archive file, streamed.
@@ -397,6 +381,24 @@ impl Docker {
             }
         }
     }
+}
+
+/// Writes a byte stream from the daemon into `out`; `what` names the
+/// failure. Returns the bytes written.
+async fn spool(
+    stream: impl futures_util::Stream<Item = std::result::Result<Bytes, bollard::errors::Error>>,
+    out: &mut tokio::fs::File,
+    what: String,
+) -> Result<u64> {
+    let mut stream = std::pin::pin!(stream);
+    let mut written = 0u64;
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk.map_err(|e| api_failure(what.clone(), e))?;
+        out.write_all(&chunk).await.fail_with(ExitKind::Internal)?;
+        written += chunk.len() as u64;
+    }
+    out.flush().await.fail_with(ExitKind::Internal)?;
+    Ok(written)
 }
 
 fn status(error: &bollard::errors::Error) -> Option<u16> {
