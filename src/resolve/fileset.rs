@@ -206,10 +206,13 @@ pub fn keep_set(
     // Parents first: a symlink to a directory kept only as a parent
     // (/usr/share/nginx/modules → /usr/lib/nginx/modules) is a way in too.
     keep_parents(&mut keep);
-    keep_symlinks_to_kept(tree, &mut keep);
+    // One walk of the tree finds the symlinks both rules below look at.
+    let mut links = Vec::new();
+    collect_symlinks(tree, Path::new("/"), &mut links);
+    keep_symlinks_to_kept(tree, &links, &mut keep);
     keep_runtime_dirs(tree, Path::new("/"), &mut keep);
     keep_parents(&mut keep);
-    keep_kernel_symlinks(tree, &mut keep);
+    keep_kernel_symlinks(tree, &links, &mut keep);
     if tree.kind(Path::new(TMP)).is_none() {
         // Written as a fresh 1777 directory: programs expect a writable /tmp.
         keep.paths.insert(PathBuf::from(TMP), Reason::Always);
@@ -279,14 +282,12 @@ fn keep_runtime_companions(tree: &dyn FsTree, keep: &mut KeepSet) {
 /// Every symlink in the image that leads to a kept path is kept too: the app
 /// may have reached its files through it (`/bin` → `usr/bin`, `sh` → `dash`),
 /// and the sensor only sees the real path. Symlinks cost a few bytes.
-fn keep_symlinks_to_kept(tree: &dyn FsTree, keep: &mut KeepSet) {
-    let mut links = Vec::new();
-    collect_symlinks(tree, Path::new("/"), &mut links);
+fn keep_symlinks_to_kept(tree: &dyn FsTree, links: &[PathBuf], keep: &mut KeepSet) {
     for link in links {
-        if let Some(found) = resolve(tree, &link) {
+        if let Some(found) = resolve(tree, link) {
             if keep.paths.contains_key(&found.path) {
                 keep.add_resolved(&found, Reason::Symlink);
-                keep.add(&link, Reason::Symlink);
+                keep.add(link, Reason::Symlink);
             }
         }
     }
@@ -315,11 +316,9 @@ fn keep_runtime_dirs(tree: &dyn FsTree, dir: &Path, keep: &mut KeepSet) -> bool 
 /// Symlinks into /dev, /proc or /sys (`access.log` → `/dev/stdout`) cannot
 /// resolve inside the image, and the sensor does not watch those
 /// filesystems; they are kept whenever their directory is.
-fn keep_kernel_symlinks(tree: &dyn FsTree, keep: &mut KeepSet) {
-    let mut links = Vec::new();
-    collect_symlinks(tree, Path::new("/"), &mut links);
+fn keep_kernel_symlinks(tree: &dyn FsTree, links: &[PathBuf], keep: &mut KeepSet) {
     for link in links {
-        let Some(NodeKind::Symlink { target }) = tree.kind(&link) else {
+        let Some(NodeKind::Symlink { target }) = tree.kind(link) else {
             continue;
         };
         let parent = link.parent().unwrap_or(Path::new("/"));
@@ -328,7 +327,7 @@ fn keep_kernel_symlinks(tree: &dyn FsTree, keep: &mut KeepSet) {
             .iter()
             .any(|fs| absolute.starts_with(fs));
         if into_kernel && (parent == Path::new("/") || keep.paths.contains_key(parent)) {
-            keep.add(&link, Reason::Symlink);
+            keep.add(link, Reason::Symlink);
         }
     }
 }
