@@ -24,24 +24,26 @@ pub struct Stages {
     started: Instant,
     current: Option<(&'static str, Instant)>,
     pub done: Vec<StageTime>,
-    quiet: bool,
+}
+
+impl Default for Stages {
+    fn default() -> Self {
+        Self::new()
+    }
 }
 
 impl Stages {
-    pub fn new(quiet: bool) -> Self {
+    pub fn new() -> Self {
         Stages {
             started: Instant::now(),
             current: None,
             done: Vec::new(),
-            quiet,
         }
     }
 
     pub fn begin(&mut self, stage: &'static str, what: impl std::fmt::Display) {
         self.end();
-        if !self.quiet {
-            eprintln!("rslim: [{stage}] {what}");
-        }
+        eprintln!("rslim: [{stage}] {what}");
         self.current = Some((stage, Instant::now()));
     }
 

@@ -95,6 +95,7 @@ fn names_of(path: &Path) -> impl Iterator<Item = OsString> + '_ {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::resolve::tree::test_support::merged_usr_with_host_libc;
     use crate::resolve::tree::HostTree;
     use std::os::unix::fs::symlink;
 
@@ -113,16 +114,7 @@ mod tests {
     fn merged_usr_root() -> tempfile::TempDir {
         let root = tempfile::tempdir().unwrap();
         let at = |p: &str| root.path().join(p);
-        std::fs::create_dir_all(at("usr/lib/x86_64-linux-gnu")).unwrap();
-        std::fs::create_dir_all(at("usr/lib64")).unwrap();
-        std::fs::write(at("usr/lib/x86_64-linux-gnu/ld-linux-x86-64.so.2"), b"ld").unwrap();
-        symlink("usr/lib", at("lib")).unwrap();
-        symlink("usr/lib64", at("lib64")).unwrap();
-        symlink(
-            "/lib/x86_64-linux-gnu/ld-linux-x86-64.so.2",
-            at("usr/lib64/ld-linux-x86-64.so.2"),
-        )
-        .unwrap();
+        merged_usr_with_host_libc(root.path());
         symlink("loop-b", at("loop-a")).unwrap();
         symlink("loop-a", at("loop-b")).unwrap();
         symlink(

@@ -73,7 +73,7 @@ async fn build(
     continue_after: Option<ContinueAfter>,
     created: &CreatedContainers,
 ) -> Result<BuildReport> {
-    let mut stages = Stages::new(false);
+    let mut stages = Stages::new();
     stages.begin("inspect", format_args!("inspecting {}", args.image));
     let inspect = match docker.inspect_image(&args.image).await {
         Err(e) if e.kind == ExitKind::ImageNotFound && args.pull => {
