@@ -1,6 +1,8 @@
-//! Starts the application: argv[0] looked up in PATH like execvp, then the
-//! image's USER and WORKDIR applied in the child, after the fork.
+//! Starts the application (or, for `rslim-sensor exec`, an exec step):
+//! argv[0] looked up in PATH like execvp, then in the child, after the fork,
+//! the confinement to `docker run`'s privileges, the image's USER and WORKDIR.
 
+use crate::confine::Confinement;
 use crate::user::Credentials;
 use nix::sys::signal::{SigSet, SigmaskHow};
 use nix::unistd::{Gid, Uid};
@@ -53,15 +55,21 @@ fn not_started(message: String, err: &io::Error) -> LaunchError {
     LaunchError { message, exit_code }
 }
 
-/// Starts the application with `creds`, in `workdir`, with the sensor's environment
-/// (the image's); unless `keep_home`, HOME is the user's from /etc/passwd (`/` without an entry).
-pub fn spawn(
-    argv: &[String],
-    workdir: Option<&str>,
-    creds: &Credentials,
-    keep_home: bool,
-) -> Result<Child, LaunchError> {
-    let Some(program) = argv.first() else {
+/// What to run and as whom.
+pub struct Launch<'a> {
+    pub argv: &'a [String],
+    /// Changed into after the user switch; `None` keeps the current directory.
+    pub workdir: Option<&'a str>,
+    pub credentials: &'a Credentials,
+    /// Keep HOME as it is (the image sets it); otherwise HOME is the user's
+    /// from /etc/passwd (`/` without an entry), as Docker sets it.
+    pub keep_home: bool,
+}
+
+/// A command that, between fork and exec, confines itself, then takes the
+/// user's groups and ids and enters the workdir.
+fn prepare(launch: &Launch, confinement: Confinement) -> Result<Command, LaunchError> {
+    let Some(program) = launch.argv.first() else {
         return Err(LaunchError {
             message: "the image has no entrypoint or cmd to run".into(),
             exit_code: 127,
@@ -74,7 +82,8 @@ pub fn spawn(
             exit_code: 127,
         });
     };
-    let workdir = workdir
+    let workdir = launch
+        .workdir
         .filter(|dir| !dir.is_empty())
         .map(|dir| {
             CString::new(dir).map_err(|_| LaunchError {
@@ -84,9 +93,10 @@ pub fn spawn(
         })
         .transpose()?;
 
+    let creds = launch.credentials;
     let mut command = Command::new(&resolved);
-    command.arg0(program).args(&argv[1..]);
-    if !keep_home {
+    command.arg0(program).args(&launch.argv[1..]);
+    if !launch.keep_home {
         command.env("HOME", creds.home.as_deref().unwrap_or("/"));
     }
     let groups: Vec<Gid> = creds.groups.iter().map(|&g| Gid::from_raw(g)).collect();
@@ -96,6 +106,9 @@ pub fn spawn(
     unsafe {
         command.pre_exec(move || {
             nix::sys::signal::sigprocmask(SigmaskHow::SIG_SETMASK, Some(&SigSet::empty()), None)?;
+            // While root still holds CAP_SYS_ADMIN: the filter needs it to go
+            // in without no_new_privs, and dropping it needs CAP_SETPCAP.
+            confinement.apply()?;
             // Groups first, then gid, then uid: once the uid drops, root is gone.
             nix::unistd::setgroups(&groups)?;
             nix::unistd::setgid(gid)?;
@@ -107,9 +120,28 @@ pub fn spawn(
             Ok(())
         });
     }
-    command
-        .spawn()
-        .map_err(|err| not_started(format!("cannot start {}: {err}", resolved.display()), &err))
+    Ok(command)
+}
+
+/// Starts the application as a child of the sensor.
+pub fn spawn(launch: &Launch, confinement: Confinement) -> Result<Child, LaunchError> {
+    let mut command = prepare(launch, confinement)?;
+    command.spawn().map_err(|err| {
+        let program = Path::new(command.get_program()).display();
+        not_started(format!("cannot start {program}: {err}"), &err)
+    })
+}
+
+/// Replaces this process with the command (`rslim-sensor exec`); returns only on failure.
+pub fn exec(launch: &Launch, confinement: Confinement) -> LaunchError {
+    match prepare(launch, confinement) {
+        Ok(mut command) => {
+            let err = command.exec();
+            let program = Path::new(command.get_program()).display();
+            not_started(format!("cannot run {program}: {err}"), &err)
+        }
+        Err(e) => e,
+    }
 }
 
 #[cfg(test)]
@@ -165,21 +197,26 @@ mod tests {
             "-c".to_string(),
             "[ \"$PWD$HOME\" = // ] && exit 7".to_string(),
         ];
-        let status = spawn(&argv, Some("/"), &creds, false)
-            .unwrap()
-            .wait()
-            .unwrap();
+        let run = |argv: &[String], workdir: Option<&str>, keep_home: bool| {
+            let launch = Launch {
+                argv,
+                workdir,
+                credentials: &creds,
+                keep_home,
+            };
+            spawn(&launch, Confinement::new().unwrap())
+        };
+        let status = run(&argv, Some("/"), false).unwrap().wait().unwrap();
         assert_eq!(status.code(), Some(7));
-        let missing =
-            spawn(&["rslim-no-such-program".to_string()], None, &creds, true).unwrap_err();
+        let missing = run(&["rslim-no-such-program".to_string()], None, true).unwrap_err();
         assert_eq!(missing.exit_code, 127);
         assert!(
             missing.message.contains("not found in $PATH"),
             "{}",
             missing.message
         );
-        let bad_dir = spawn(&["true".to_string()], Some("/no/such/dir"), &creds, true).unwrap_err();
+        let bad_dir = run(&["true".to_string()], Some("/no/such/dir"), true).unwrap_err();
         assert_eq!(bad_dir.exit_code, 127, "{}", bad_dir.message);
-        assert!(spawn(&[], None, &creds, true).is_err());
+        assert!(run(&[], None, true).is_err());
     }
 }

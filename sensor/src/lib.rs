@@ -14,6 +14,12 @@ use std::path::PathBuf;
 pub const SENSOR_DIR: &str = "/.rslim";
 /// Where the controller uploads the static sensor binary.
 pub const SENSOR_PATH: &str = "/.rslim/sensor";
+/// How the controller runs the sensor in a running container (the
+/// `--listening` check, exec steps, the healthcheck): through PID 1's own
+/// executable. A root app could replace the file at [`SENSOR_PATH`], but not
+/// the one PID 1 runs: the kernel resolves /proc/1/exe only for a process that
+/// holds every capability PID 1 holds, and the app has lost CAP_SYS_ADMIN.
+pub const SENSOR_EXE: &str = "/proc/1/exe";
 /// Where the controller uploads the [`SensorConfig`] as JSON.
 pub const CONFIG_PATH: &str = "/.rslim/config.json";
 /// Where the sensor leaves the [`Findings`] as JSON before it exits.
@@ -123,6 +129,61 @@ impl From<&std::path::Path> for WirePath {
     }
 }
 
+/// An exec step or the healthcheck, run by `rslim-sensor exec` with the app's confinement.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExecRequest {
+    /// The user to run as, in `docker exec --user` syntax.
+    pub user: String,
+    /// Keep HOME as it is (the image sets it) instead of the user's home.
+    pub keep_home: bool,
+    pub command: Vec<String>,
+}
+
+impl ExecRequest {
+    /// The `docker exec` argv (run as root) that has the sensor run this request.
+    pub fn to_argv(&self) -> Vec<String> {
+        let mut argv = vec![
+            SENSOR_EXE.to_string(),
+            "exec".to_string(),
+            "--user".to_string(),
+            self.user.clone(),
+        ];
+        if self.keep_home {
+            argv.push("--keep-home".to_string());
+        }
+        argv.push("--".to_string());
+        argv.extend(self.command.iter().cloned());
+        argv
+    }
+
+    /// Parses what follows `exec` in [`ExecRequest::to_argv`].
+    pub fn parse(args: &[String]) -> Result<ExecRequest, String> {
+        let mut user = None;
+        let mut keep_home = false;
+        let mut rest = args.iter();
+        loop {
+            match rest.next().map(String::as_str) {
+                Some("--user") => {
+                    user = Some(rest.next().ok_or("--user needs a value")?.clone());
+                }
+                Some("--keep-home") => keep_home = true,
+                Some("--") => break,
+                Some(other) => return Err(format!("exec: unknown argument {other:?}")),
+                None => return Err("exec: the command must follow --".into()),
+            }
+        }
+        let command: Vec<String> = rest.cloned().collect();
+        if command.is_empty() {
+            return Err("exec: no command after --".into());
+        }
+        Ok(ExecRequest {
+            user: user.unwrap_or_else(|| "0".into()),
+            keep_home,
+            command,
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -143,6 +204,32 @@ mod tests {
             app: AppOutcome::Signaled { signal: 15 },
             errors: vec!["cannot mark /data: ENOENT".into()],
         }
+    }
+
+    #[test]
+    fn exec_requests_round_trip_through_argv() {
+        let request = ExecRequest {
+            user: "app:staff".into(),
+            keep_home: true,
+            command: vec!["sh".into(), "-c".into(), "echo --user -- x".into()],
+        };
+        let argv = request.to_argv();
+        assert_eq!(argv[0], SENSOR_EXE);
+        assert_eq!(argv[1], "exec");
+        assert_eq!(ExecRequest::parse(&argv[2..]).unwrap(), request);
+        let plain = ExecRequest {
+            keep_home: false,
+            ..request
+        };
+        assert_eq!(ExecRequest::parse(&plain.to_argv()[2..]).unwrap(), plain);
+        let strings = |items: &[&str]| items.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        assert!(ExecRequest::parse(&strings(&["--user", "1", "--"])).is_err());
+        assert!(ExecRequest::parse(&strings(&["--user"])).is_err());
+        assert!(ExecRequest::parse(&strings(&["--bogus", "--", "true"])).is_err());
+        assert_eq!(
+            ExecRequest::parse(&strings(&["--", "true"])).unwrap().user,
+            "0"
+        );
     }
 
     #[test]

@@ -1,15 +1,21 @@
 //! rslim-sensor: PID 1 of the profiling container. It watches file opens with
 //! fanotify, runs the application described in /.rslim/config.json, forwards
 //! signals, reaps zombies and writes /.rslim/findings.json when the
-//! application is gone. `rslim-sensor --listening` prints the listening TCP ports.
+//! application is gone. `rslim-sensor --listening` prints the listening TCP
+//! ports; `rslim-sensor exec --user U [--keep-home] -- CMD...` runs an exec
+//! step confined like the application.
 
+mod confine;
 mod launch;
 mod listening;
 mod supervise;
 mod user;
 mod watch;
 
-use rslim_sensor::{AppOutcome, Findings, SensorConfig, WirePath, CONFIG_PATH, FINDINGS_PATH};
+use confine::Confinement;
+use rslim_sensor::{
+    AppOutcome, ExecRequest, Findings, SensorConfig, WirePath, CONFIG_PATH, FINDINGS_PATH,
+};
 use std::collections::BTreeSet;
 use std::io::Write;
 use std::time::{Duration, Instant};
@@ -22,8 +28,18 @@ fn main() {
     let code = match args.as_slice() {
         [] => run(),
         [flag] if flag == "--listening" => listening::print_listening(),
+        [command, rest @ ..] if command == "exec" => match ExecRequest::parse(rest) {
+            Ok(request) => exec(&request),
+            Err(e) => {
+                eprintln!("rslim-sensor: {e}");
+                2
+            }
+        },
         _ => {
-            eprintln!("rslim-sensor: takes no arguments (or --listening); it reads {CONFIG_PATH}");
+            eprintln!(
+                "rslim-sensor: takes no arguments (or --listening, or exec --user U -- CMD); \
+                 it reads {CONFIG_PATH}"
+            );
             2
         }
     };
@@ -42,6 +58,44 @@ fn read_or_empty(path: &str) -> Result<String, String> {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(String::new()),
         Err(e) => Err(format!("cannot read {path}: {e}")),
     }
+}
+
+/// Resolves `user` against the image's /etc/passwd and /etc/group.
+fn credentials(user: Option<&str>) -> Result<user::Credentials, String> {
+    let passwd = read_or_empty("/etc/passwd")?;
+    let group = read_or_empty("/etc/group")?;
+    user::resolve(user, &passwd, &group).map_err(|e| e.to_string())
+}
+
+/// `rslim-sensor exec`: runs an exec step or the healthcheck in place of this
+/// process, with the same confinement and user switch as the application.
+/// `docker exec` starts it as root with the container's CAP_SYS_ADMIN, which
+/// the command must not inherit. Returns only when the command cannot start.
+fn exec(request: &ExecRequest) -> i32 {
+    let credentials = match credentials(Some(&request.user)) {
+        Ok(credentials) => credentials,
+        Err(e) => {
+            eprintln!("rslim-sensor: {e}");
+            return 126;
+        }
+    };
+    let confinement = match Confinement::new() {
+        Ok(confinement) => confinement,
+        Err(e) => {
+            eprintln!("rslim-sensor: {e}");
+            return SENSOR_FAILED;
+        }
+    };
+    let launch = launch::Launch {
+        argv: &request.command,
+        // docker exec already runs in the container's working directory.
+        workdir: None,
+        credentials: &credentials,
+        keep_home: request.keep_home,
+    };
+    let failure = launch::exec(&launch, confinement);
+    eprintln!("rslim-sensor: {}", failure.message);
+    failure.exit_code
 }
 
 fn to_wire(paths: BTreeSet<Vec<u8>>) -> Vec<WirePath> {
@@ -109,14 +163,14 @@ fn run() -> i32 {
     let mark = watch.mark;
     errors.extend(watch.errors.iter().cloned());
 
-    let credentials = read_or_empty("/etc/passwd")
-        .and_then(|passwd| Ok((passwd, read_or_empty("/etc/group")?)))
-        .and_then(|(passwd, group)| {
-            user::resolve(config.user.as_deref(), &passwd, &group).map_err(|e| e.to_string())
-        });
-    let credentials = match credentials {
+    let credentials = match credentials(config.user.as_deref()) {
         Ok(credentials) => credentials,
         Err(e) => return not_started(e, mark, errors, 126),
+    };
+
+    let confinement = match Confinement::new() {
+        Ok(confinement) => confinement,
+        Err(e) => return not_started(e, mark, errors, SENSOR_FAILED),
     };
 
     let own_pid = nix::unistd::getpid().as_raw();
@@ -136,12 +190,13 @@ fn run() -> i32 {
         started.elapsed().as_secs_f64() * 1000.0
     );
 
-    let (app, stop_requested, code) = match launch::spawn(
-        &config.argv,
-        config.workdir.as_deref(),
-        &credentials,
-        config.image_sets_home,
-    ) {
+    let launch = launch::Launch {
+        argv: &config.argv,
+        workdir: config.workdir.as_deref(),
+        credentials: &credentials,
+        keep_home: config.image_sets_home,
+    };
+    let (app, stop_requested, code) = match launch::spawn(&launch, confinement) {
         Ok(child) => {
             let app_pid = nix::unistd::Pid::from_raw(child.id() as i32);
             let grace = Duration::from_secs(config.stop_grace_secs);

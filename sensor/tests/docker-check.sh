@@ -77,7 +77,7 @@ docker exec "$id" sh -c 'echo hello >/data/note; cat /data/note /etc/debian_vers
 docker exec "$id" perl -MIO::Socket::INET -e 'my $listener = IO::Socket::INET->new(LocalPort=>4321,Listen=>1,ReuseAddr=>1) or die "listen: $!"; sleep 3' &
 for _ in 1 2 3 4 5 6 7 8; do
     sleep 0.25
-    docker exec "$id" /.rslim/sensor --listening >"$work/listening.txt"
+    docker exec "$id" /proc/1/exe --listening >"$work/listening.txt"
     grep -qx 4321 "$work/listening.txt" && break
 done
 finish basic "$id"

@@ -11,6 +11,7 @@ use super::expect::{command_unmet, http_unmet};
 use super::http::{self, Reply, Request};
 use super::script::{CommandStep, HttpStep, Ignore, Step};
 use crate::docker::Docker;
+use crate::sensor::ExecVia;
 
 /// Longest a request or a command may take before it counts as no answer.
 pub const STEP_TIMEOUT: Duration = Duration::from_secs(60);
@@ -22,6 +23,8 @@ pub struct Endpoint<'a> {
     pub container: &'a str,
     /// The image's USER (or `0`), for exec steps.
     pub user: String,
+    /// How exec steps reach the container.
+    pub exec_via: ExecVia,
     /// (container port, host port on 127.0.0.1)
     pub ports: Vec<(u16, u16)>,
 }
@@ -120,8 +123,9 @@ async fn http_step(
 }
 
 async fn exec_step(step: &CommandStep, at: &Endpoint<'_>) -> Answer {
-    let argv: Vec<&str> = step.cmd.iter().map(String::as_str).collect();
-    match tokio::time::timeout(STEP_TIMEOUT, at.docker.exec(at.container, &argv, &at.user)).await {
+    let (user, argv) = at.exec_via.wrap(&at.user, &step.cmd);
+    let argv: Vec<&str> = argv.iter().map(String::as_str).collect();
+    match tokio::time::timeout(STEP_TIMEOUT, at.docker.exec(at.container, &argv, &user)).await {
         Ok(Ok((exit, output))) => Answer::Command { exit, output },
         Ok(Err(e)) => Answer::NoAnswer {
             error: e.to_string(),

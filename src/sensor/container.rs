@@ -1,13 +1,17 @@
 //! One profiling container: created from the original image with the sensor
-//! as its entrypoint, CAP_SYS_ADMIN added (not `--privileged`), the image's
-//! TCP ports published on 127.0.0.1 only.
+//! as its entrypoint, CAP_SYS_ADMIN added (not `--privileged`) for the sensor
+//! alone, the image's TCP ports published on 127.0.0.1 only. Everything run in
+//! it goes through the sensor, which confines it to `docker run`'s privileges.
 
 use std::path::PathBuf;
 use std::time::Duration;
 
-use rslim_sensor::{Findings, SensorConfig, CONFIG_PATH, FINDINGS_PATH, SENSOR_DIR, SENSOR_PATH};
+use rslim_sensor::{
+    Findings, SensorConfig, CONFIG_PATH, FINDINGS_PATH, SENSOR_DIR, SENSOR_EXE, SENSOR_PATH,
+};
 
 use super::embedded::sensor_binary;
+use super::ExecVia;
 use crate::docker::{ContainerSpec, CreatedContainers, Docker};
 use crate::error::{ExitKind, FailWith, Failure, Result};
 use crate::image::ImageConfig;
@@ -32,6 +36,8 @@ pub struct ProfilingContainer {
     pub name: String,
     /// (container port, host port on 127.0.0.1)
     pub ports: Vec<(u16, u16)>,
+    /// The image sets HOME: commands run through the sensor keep it.
+    image_sets_home: bool,
 }
 
 impl ProfilingContainer {
@@ -72,7 +78,15 @@ impl ProfilingContainer {
             id,
             name: name.to_string(),
             ports: Vec::new(),
+            image_sets_home: sensor_config.image_sets_home,
         })
+    }
+
+    /// Commands in this container run through the sensor (see [`ExecVia::Sensor`]).
+    pub fn exec_via(&self) -> ExecVia {
+        ExecVia::Sensor {
+            keep_home: self.image_sets_home,
+        }
     }
 
     pub async fn start(&mut self, docker: &Docker, container_ports: &[u16]) -> Result<()> {
@@ -90,7 +104,7 @@ impl ProfilingContainer {
     /// nothing listens behind them, so a connect from the host proves nothing.
     pub async fn listening_ports(&self, docker: &Docker) -> Result<Option<Vec<u16>>> {
         let (code, output) = match docker
-            .exec(&self.id, &[SENSOR_PATH, "--listening"], "0")
+            .exec(&self.id, &[SENSOR_EXE, "--listening"], "0")
             .await
         {
             Ok(answer) => answer,
@@ -108,9 +122,10 @@ impl ProfilingContainer {
         ))
     }
 
-    /// Runs the image's HEALTHCHECK once, as the image's user, so the sensor
-    /// sees what it needs (e.g. curl and its libraries): the slim image
-    /// carries the healthcheck over and must still be able to run it.
+    /// Runs the image's HEALTHCHECK once, as the image's user and confined
+    /// like the app, so the sensor sees what it needs (e.g. curl and its
+    /// libraries): the slim image carries the healthcheck over and must
+    /// still be able to run it.
     pub async fn run_healthcheck(
         &self,
         docker: &Docker,
@@ -125,6 +140,7 @@ impl ProfilingContainer {
             .clone()
             .filter(|u| !u.is_empty())
             .unwrap_or_else(|| "0".into());
+        let (user, argv) = self.exec_via().wrap(&user, &argv);
         let argv: Vec<&str> = argv.iter().map(String::as_str).collect();
         let (code, _) = docker.exec(&self.id, &argv, &user).await?;
         Ok(Some(code))

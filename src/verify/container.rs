@@ -12,6 +12,7 @@ use crate::image::ImageConfig;
 use crate::probe::http::{self, Reply, Request};
 use crate::probe::steps::{image_user, Endpoint};
 use crate::sensor::container::container_name;
+use crate::sensor::ExecVia;
 
 const POLL_INTERVAL: Duration = Duration::from_millis(100);
 const READY_REQUEST_TIMEOUT: Duration = Duration::from_secs(2);
@@ -116,6 +117,7 @@ impl Plain {
             docker,
             container: &self.id,
             user: image_user(config),
+            exec_via: ExecVia::Docker,
             ports: self.ports.clone(),
         }
     }

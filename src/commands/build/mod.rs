@@ -150,6 +150,7 @@ async fn build(
             docker,
             container: &container.id,
             user: image_user(&config),
+            exec_via: container.exec_via(),
             ports: container.ports.clone(),
         };
         recorded = match plan.run_profiling(&endpoint, &probes, &mut notes).await {
