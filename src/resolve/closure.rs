@@ -270,6 +270,36 @@ impl<'t> LibraryResolver<'t> {
         in_dirs(&mut default_dirs(class64, machine).into_iter())
     }
 
+    /// Where the loader finds `soname` for a `dlopen` by name from a process of
+    /// this class and machine, outside any RPATH: `LD_LIBRARY_PATH`, the
+    /// cache, then the default directories (NSS modules are found this way).
+    pub fn find_library(&self, soname: &str, class64: bool, machine: u16) -> Option<Resolved> {
+        let accept = |path: PathBuf| self.candidate(&path, class64, machine);
+        let dirs = self
+            .ld_library_path
+            .iter()
+            .map(PathBuf::from)
+            .chain(self.conf_dirs.iter().cloned());
+        if let Some(found) = self
+            .ld_library_path
+            .iter()
+            .map(|dir| Path::new(dir).join(soname))
+            .find_map(accept)
+        {
+            return Some(found);
+        }
+        if let Some(found) = self
+            .cache
+            .lookup(soname.as_bytes(), class64, machine)
+            .find_map(|path| accept(path.to_path_buf()))
+        {
+            return Some(found);
+        }
+        dirs.chain(default_dirs(class64, machine))
+            .map(|dir| dir.join(soname))
+            .find_map(accept)
+    }
+
     /// `path` resolved, if it leads to an ELF file of this class and machine;
     /// ld.so skips other candidates and keeps searching.
     fn candidate(&self, path: &Path, class64: bool, machine: u16) -> Option<Resolved> {
@@ -308,7 +338,8 @@ impl<'t> LibraryResolver<'t> {
         matches!(self.tree.kind(real), Some(NodeKind::File { .. }))
     }
 
-    fn info(&self, real: &Path) -> Option<Rc<ElfInfo>> {
+    /// The parsed ELF file at real path `real`, once per file.
+    pub fn info(&self, real: &Path) -> Option<Rc<ElfInfo>> {
         if let Some(known) = self.infos.borrow().get(real) {
             return known.clone();
         }

@@ -26,6 +26,17 @@ pub struct ElfInfo {
     pub soname: Option<String>,
     pub class64: bool,
     pub machine: u16,
+    /// Undefined dynamic symbols (what it calls in other objects), sorted:
+    /// runtime rules look for `getpwnam`, `iconv_open`, `setlocale` there.
+    pub imports: Vec<String>,
+}
+
+impl ElfInfo {
+    pub fn imports(&self, symbol: &str) -> bool {
+        self.imports
+            .binary_search_by(|name| name.as_str().cmp(symbol))
+            .is_ok()
+    }
 }
 
 /// The class and machine of the ELF at real path `path`, from its first
@@ -75,7 +86,23 @@ pub fn read_elf_info(tree: &dyn FsTree, path: &Path) -> Option<ElfInfo> {
         soname: elf.soname.map(str::to_string),
         class64: elf.is_64,
         machine: elf.header.e_machine,
+        imports: undefined_symbols(&elf),
     })
+}
+
+fn undefined_symbols(elf: &goblin::elf::Elf) -> Vec<String> {
+    let mut names: Vec<String> = elf
+        .dynsyms
+        .iter()
+        .filter(|sym| sym.st_shndx == goblin::elf::section_header::SHN_UNDEF as usize)
+        .filter_map(|sym| elf.dynstrtab.get_at(sym.st_name))
+        // `getpwnam@GLIBC_2.2.5` style names carry no version in dynstr.
+        .filter(|name| !name.is_empty())
+        .map(str::to_string)
+        .collect();
+    names.sort();
+    names.dedup();
+    names
 }
 
 /// The Debian multiarch triplet for objects of this class and machine.

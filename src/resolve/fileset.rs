@@ -47,6 +47,26 @@ pub enum Reason {
     Include,
     /// Part of the debug shell (--include-shell).
     Shell,
+    /// Looked up (stat, access, readlink) while profiling but never opened.
+    LookedUp,
+    /// A file no package owns, beside the app's own files (docs/app-files.md).
+    AppFile,
+    /// Python's static import closure (docs/runtime-rules.md, like the rest below).
+    Python,
+    /// Node's `require`/`import` closure.
+    Node,
+    /// What a kept JVM loads from its home.
+    Jvm,
+    /// What a kept Go program reads at run time (time zones, CA certificates).
+    Go,
+    /// glibc's NSS and gconv modules and locales.
+    Glibc,
+    /// CA certificates and OpenSSL configuration for a kept TLS library.
+    Tls,
+    /// A data set kept whole because one of its files is used (zoneinfo, gconv, CA directory).
+    DataSet,
+    /// Perl's `use`/`require` closure.
+    Perl,
 }
 
 /// What the sensor recorded, as paths inside the container.

@@ -1,0 +1,372 @@
+//! The image's package database, read once over the original filesystem:
+//! which package owns which path. Files no package owns are what the image's
+//! author added: the application (see [`super::appfiles`]).
+//!
+//! Read: dpkg (`/var/lib/dpkg/status` and `info/<pkg>[:<arch>].list`, plus
+//! distroless-style `status.d/<pkg>` stanzas with their `.md5sums` lists)
+//! and apk (`/lib/apk/db/installed`). RPM's database is a binary Berkeley DB
+//! or SQLite file and is not read: such images simply have no owners.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+use super::pathwalk::{normalize, resolve};
+use super::tree::FsTree;
+use crate::image::node::NodeKind;
+
+const DPKG_STATUS: &str = "/var/lib/dpkg/status";
+const DPKG_STATUS_D: &str = "/var/lib/dpkg/status.d";
+const DPKG_INFO: &str = "/var/lib/dpkg/info";
+const APK_INSTALLED: &str = "/lib/apk/db/installed";
+/// Database files larger than this are not package databases we can use.
+const MAX_DATABASE_BYTES: u64 = 256 << 20;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DbFormat {
+    Dpkg,
+    Apk,
+    None,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Package {
+    pub name: String,
+    pub version: String,
+    pub architecture: String,
+    /// dpkg's `Priority` (`required`, `important`, `optional`, …), when given.
+    pub priority: Option<String>,
+    /// Names from `Depends` and `Pre-Depends` (alternatives and versions dropped).
+    pub depends: Vec<String>,
+    /// The database entry as written (a dpkg stanza), for tools that re-emit it.
+    pub stanza: String,
+    /// The paths the package lists, as listed (before symlinked directories are resolved).
+    pub files: Vec<PathBuf>,
+}
+
+#[derive(Debug)]
+pub struct PackageDb {
+    pub format: DbFormat,
+    pub packages: Vec<Package>,
+    /// Real path in the tree (symlinked directories resolved) → owning packages.
+    owners: HashMap<PathBuf, Vec<usize>>,
+}
+
+impl Default for PackageDb {
+    fn default() -> Self {
+        PackageDb {
+            format: DbFormat::None,
+            packages: Vec::new(),
+            owners: HashMap::new(),
+        }
+    }
+}
+
+impl PackageDb {
+    pub fn load(tree: &dyn FsTree) -> PackageDb {
+        let mut packages = read_dpkg(tree);
+        let format = if !packages.is_empty() {
+            DbFormat::Dpkg
+        } else {
+            packages = read_apk(tree);
+            if packages.is_empty() {
+                DbFormat::None
+            } else {
+                DbFormat::Apk
+            }
+        };
+        let owners = owners_by_real_path(tree, &packages);
+        PackageDb {
+            format,
+            packages,
+            owners,
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.packages.is_empty()
+    }
+
+    /// Indexes into [`PackageDb::packages`] of the packages listing the real path `path`.
+    pub fn owners(&self, path: &Path) -> &[usize] {
+        self.owners.get(path).map_or(&[], Vec::as_slice)
+    }
+
+    pub fn is_owned(&self, path: &Path) -> bool {
+        self.owners.contains_key(path)
+    }
+}
+
+fn read_text(tree: &dyn FsTree, path: &Path) -> Option<String> {
+    let Some(NodeKind::File { size }) = tree.kind(path) else {
+        return None;
+    };
+    if size > MAX_DATABASE_BYTES {
+        return None;
+    }
+    let bytes = tree.read(path, size).ok()?;
+    Some(String::from_utf8_lossy(&bytes).into_owned())
+}
+
+/// The value of `field` in a stanza (first line only).
+fn field<'a>(stanza: &'a str, name: &str) -> Option<&'a str> {
+    stanza.lines().find_map(|line| {
+        let (key, value) = line.split_once(':')?;
+        (!line.starts_with([' ', '\t']) && key.eq_ignore_ascii_case(name)).then(|| value.trim())
+    })
+}
+
+/// `a (>= 1), b | c, d:any` → `a`, `b`, `d` (the first alternative of each).
+fn dependency_names(value: &str) -> Vec<String> {
+    value
+        .split(',')
+        .filter_map(|clause| {
+            let first = clause.split('|').next()?.trim();
+            let name = first.split([' ', '(', ':']).next()?.trim();
+            (!name.is_empty()).then(|| name.to_string())
+        })
+        .collect()
+}
+
+fn package_from_stanza(stanza: &str) -> Option<Package> {
+    let name = field(stanza, "Package")?.to_string();
+    let mut depends = Vec::new();
+    for key in ["Pre-Depends", "Depends"] {
+        if let Some(value) = field(stanza, key) {
+            depends.extend(dependency_names(value));
+        }
+    }
+    Some(Package {
+        name,
+        version: field(stanza, "Version").unwrap_or_default().to_string(),
+        architecture: field(stanza, "Architecture")
+            .unwrap_or_default()
+            .to_string(),
+        priority: field(stanza, "Priority").map(str::to_string),
+        depends,
+        stanza: stanza.trim_end().to_string(),
+        files: Vec::new(),
+    })
+}
+
+fn listed_paths(text: &str) -> Vec<PathBuf> {
+    text.lines()
+        .map(str::trim_end)
+        .filter(|line| line.starts_with('/') && *line != "/.")
+        .map(|line| normalize(Path::new(line)))
+        .collect()
+}
+
+fn read_dpkg(tree: &dyn FsTree) -> Vec<Package> {
+    let mut packages = Vec::new();
+    if let Some(status) = read_text(tree, Path::new(DPKG_STATUS)) {
+        for stanza in status.split("\n\n") {
+            // Removed packages keep a stanza (and conffiles) but own no files.
+            let installed = field(stanza, "Status").is_some_and(|s| s.ends_with(" installed"));
+            let Some(mut package) = package_from_stanza(stanza).filter(|_| installed) else {
+                continue;
+            };
+            let arch = &package.architecture;
+            let list = [
+                format!("{DPKG_INFO}/{}:{arch}.list", package.name),
+                format!("{DPKG_INFO}/{}.list", package.name),
+            ]
+            .iter()
+            .find_map(|path| read_text(tree, Path::new(path)));
+            package.files = list.as_deref().map(listed_paths).unwrap_or_default();
+            packages.push(package);
+        }
+    }
+    // Distroless: one stanza per file, the file list (if any) in `<name>.md5sums`.
+    for entry in tree.list(Path::new(DPKG_STATUS_D)) {
+        let name = entry.file_name().unwrap_or_default().to_string_lossy();
+        if name.contains('.') {
+            continue;
+        }
+        let Some(mut package) =
+            read_text(tree, &entry).and_then(|stanza| package_from_stanza(&stanza))
+        else {
+            continue;
+        };
+        if packages.iter().any(|known| known.name == package.name) {
+            continue;
+        }
+        if let Some(sums) = read_text(tree, &entry.with_extension("md5sums")) {
+            package.files = sums
+                .lines()
+                .filter_map(|line| line.split_once("  ").map(|(_, path)| path.trim()))
+                .map(|path| normalize(Path::new(path)))
+                .collect();
+        }
+        packages.push(package);
+    }
+    packages.sort_by(|a, b| (&a.name, &a.architecture).cmp(&(&b.name, &b.architecture)));
+    packages
+}
+
+fn read_apk(tree: &dyn FsTree) -> Vec<Package> {
+    let Some(text) = read_text(tree, Path::new(APK_INSTALLED)) else {
+        return Vec::new();
+    };
+    let mut packages = Vec::new();
+    for block in text.split("\n\n") {
+        let mut package = Package {
+            stanza: block.trim_end().to_string(),
+            ..Package::default()
+        };
+        let mut dir = PathBuf::from("/");
+        for line in block.lines() {
+            let Some((key, value)) = line.split_once(':') else {
+                continue;
+            };
+            match key {
+                "P" => package.name = value.to_string(),
+                "V" => package.version = value.to_string(),
+                "A" => package.architecture = value.to_string(),
+                "D" => package.depends.extend(
+                    value
+                        .split_whitespace()
+                        .filter(|d| !d.starts_with('!'))
+                        .map(|d| d.split(['=', '<', '>', '~']).next().unwrap_or(d).to_string()),
+                ),
+                "F" => {
+                    dir = normalize(&Path::new("/").join(value));
+                    package.files.push(dir.clone());
+                }
+                "R" => package.files.push(dir.join(value)),
+                _ => {}
+            }
+        }
+        if !package.name.is_empty() {
+            packages.push(package);
+        }
+    }
+    packages.sort_by(|a, b| a.name.cmp(&b.name));
+    packages
+}
+
+/// Maps each listed path to where it really is: Debian lists `/bin/ls`, which
+/// is `/usr/bin/ls` once `/bin` → `usr/bin`. The last component is not
+/// followed: a listed symlink owns the link, not its target.
+fn owners_by_real_path(tree: &dyn FsTree, packages: &[Package]) -> HashMap<PathBuf, Vec<usize>> {
+    let mut real_dirs: HashMap<PathBuf, Option<PathBuf>> = HashMap::new();
+    let mut owners: HashMap<PathBuf, Vec<usize>> = HashMap::new();
+    for (index, package) in packages.iter().enumerate() {
+        for listed in &package.files {
+            let (Some(parent), Some(name)) = (listed.parent(), listed.file_name()) else {
+                continue;
+            };
+            let real_parent = real_dirs
+                .entry(parent.to_path_buf())
+                .or_insert_with(|| resolve(tree, parent).map(|found| found.path));
+            let Some(real_parent) = real_parent else {
+                continue;
+            };
+            let entry = owners.entry(real_parent.join(name)).or_default();
+            if entry.last() != Some(&index) {
+                entry.push(index);
+            }
+        }
+    }
+    owners
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::resolve::tree::HostTree;
+    use std::os::unix::fs::symlink;
+
+    fn write(root: &Path, path: &str, text: &str) {
+        let at = root.join(path.trim_start_matches('/'));
+        std::fs::create_dir_all(at.parent().unwrap()).unwrap();
+        std::fs::write(at, text).unwrap();
+    }
+
+    #[test]
+    fn dpkg_lists_map_onto_real_paths_through_merged_usr() {
+        let root = tempfile::tempdir().unwrap();
+        let r = root.path();
+        std::fs::create_dir_all(r.join("usr/bin")).unwrap();
+        symlink("usr/bin", r.join("bin")).unwrap();
+        write(r, "/usr/bin/ls", "elf");
+        write(r, "/usr/bin/app-added", "mine");
+        write(
+            r,
+            DPKG_STATUS,
+            "Package: coreutils\nStatus: install ok installed\nPriority: required\n\
+             Version: 9.1-1\nArchitecture: amd64\nPre-Depends: libc6 (>= 2.34), libacl1\n\
+             Description: GNU core utilities\n more text\n\n\
+             Package: libc6\nStatus: install ok installed\nArchitecture: amd64\nVersion: 2.36\n\
+             Depends: libgcc-s1 | libgcc1\n\n\
+             Package: gone\nStatus: deinstall ok config-files\nVersion: 1\n",
+        );
+        write(r, "/var/lib/dpkg/info/coreutils.list", "/.\n/bin\n/bin/ls\n");
+        write(r, "/var/lib/dpkg/info/libc6:amd64.list", "/.\n/usr\n/usr/bin\n");
+        let tree = HostTree::new(r);
+        let db = PackageDb::load(&tree);
+        assert_eq!(db.format, DbFormat::Dpkg);
+        let names: Vec<&str> = db.packages.iter().map(|p| p.name.as_str()).collect();
+        assert_eq!(names, ["coreutils", "libc6"]);
+        let coreutils = &db.packages[0];
+        assert_eq!(coreutils.priority.as_deref(), Some("required"));
+        assert_eq!(coreutils.depends, ["libc6", "libacl1"]);
+        assert!(coreutils.stanza.ends_with(" more text"));
+        assert_eq!(db.packages[1].depends, ["libgcc-s1"]);
+        // /bin/ls is listed; the file is at /usr/bin/ls.
+        assert!(db.is_owned(Path::new("/usr/bin/ls")));
+        assert_eq!(db.owners(Path::new("/usr/bin/ls")), [0]);
+        // The listed /bin is the symlink itself.
+        assert!(db.is_owned(Path::new("/bin")));
+        assert!(db.is_owned(Path::new("/usr/bin")));
+        assert!(!db.is_owned(Path::new("/usr/bin/app-added")));
+    }
+
+    #[test]
+    fn apk_and_distroless_databases_are_read() {
+        let root = tempfile::tempdir().unwrap();
+        let r = root.path();
+        write(
+            r,
+            APK_INSTALLED,
+            "C:Q1abc\nP:musl\nV:1.2.4-r2\nA:x86_64\nD:so:libc.musl\nF:lib\nR:ld-musl-x86_64.so.1\nR:libc.musl-x86_64.so.1\n\n\
+             P:busybox\nV:1.36\nF:bin\nR:busybox\n",
+        );
+        write(r, "/lib/ld-musl-x86_64.so.1", "x");
+        let db = PackageDb::load(&HostTree::new(r));
+        assert_eq!(db.format, DbFormat::Apk);
+        assert_eq!(db.packages[1].name, "musl");
+        assert_eq!(db.owners(Path::new("/lib/ld-musl-x86_64.so.1")), [1]);
+        assert_eq!(
+            db.packages[0].files,
+            [PathBuf::from("/bin"), PathBuf::from("/bin/busybox")]
+        );
+        // Listed, but /bin is not in this tree: nothing to own.
+        assert!(!db.is_owned(Path::new("/bin/busybox")));
+
+        let distroless = tempfile::tempdir().unwrap();
+        let d = distroless.path();
+        write(
+            d,
+            "/var/lib/dpkg/status.d/tzdata",
+            "Package: tzdata\nVersion: 2024a\nArchitecture: all\n",
+        );
+        write(
+            d,
+            "/var/lib/dpkg/status.d/tzdata.md5sums",
+            "0123  usr/share/zoneinfo/UTC\n",
+        );
+        write(d, "/usr/share/zoneinfo/UTC", "TZif");
+        let db = PackageDb::load(&HostTree::new(d));
+        assert_eq!(db.format, DbFormat::Dpkg);
+        assert!(db.is_owned(Path::new("/usr/share/zoneinfo/UTC")));
+    }
+
+    #[test]
+    fn no_database_owns_nothing() {
+        let root = tempfile::tempdir().unwrap();
+        write(root.path(), "/etc/passwd", "root:x:0:0::/root:/bin/sh\n");
+        let db = PackageDb::load(&HostTree::new(root.path()));
+        assert_eq!(db.format, DbFormat::None);
+        assert!(!db.is_owned(Path::new("/etc/passwd")));
+    }
+}

@@ -1,0 +1,66 @@
+//! Runtime rules: what a kept program will load later that profiling did not
+//! see it load (a module imported in a handler that never ran, a time zone
+//! looked up on request, a library the JVM dlopens). Each rule lives in its
+//! own file under `src/resolve/`, fires only when its runtime is kept, can be
+//! turned off by name (`--no-runtime-rule NAME`), and is documented with its
+//! reason in docs/runtime-rules.md.
+//!
+//! [`super::fileset::keep_set`] runs every enabled rule on each batch of newly
+//! kept paths, together with the ELF and `#!` closure, until a round adds
+//! nothing: a Python extension module found by the import closure needs its
+//! shared libraries, a JVM's native library needs its own, and so on.
+
+use std::path::{Path, PathBuf};
+
+use super::closure::LibraryResolver;
+use super::elf::ElfInfo;
+use super::fileset::Reason;
+use super::packages::PackageDb;
+use super::tree::FsTree;
+use crate::image::config::RunConfig;
+
+/// What a rule asks to keep.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Want {
+    /// One path (absolute, as the program would name it; symlinks on the way
+    /// are resolved and kept by the caller). A directory is kept without
+    /// its contents.
+    Path(PathBuf),
+    /// A directory and everything below it (symlinks inside are kept as
+    /// links, and their targets are kept too).
+    Tree(PathBuf),
+}
+
+/// What every rule may look at. Everything is read-only: rules only propose.
+pub struct RuleContext<'a> {
+    pub tree: &'a dyn FsTree,
+    /// The image's config: ENV (PATH, PYTHONPATH, NODE_PATH, LANG, …), WORKDIR, USER.
+    pub run: &'a RunConfig,
+    /// The image's package database (empty for images without one).
+    pub packages: &'a PackageDb,
+    /// Parsed ELF files, shared with the library closure so each file is parsed once.
+    pub libraries: &'a LibraryResolver<'a>,
+}
+
+impl RuleContext<'_> {
+    /// The dynamic-loading facts of the ELF file at real path `path`
+    /// (including its imported symbols), `None` for anything else.
+    pub fn elf(&self, path: &Path) -> Option<std::rc::Rc<ElfInfo>> {
+        self.libraries.info(path)
+    }
+}
+
+pub trait RuntimeRule {
+    /// The name users turn the rule off with and the report shows: `python`, `node`, ….
+    fn name(&self) -> &'static str;
+
+    /// The reason paths this rule keeps get in the report.
+    fn reason(&self) -> Reason;
+
+    /// Called with each batch of newly kept paths (real paths: no symlink in
+    /// them; files, directories and symlinks alike), in sorted order, until a
+    /// round adds nothing. Returns what else to keep because of them. A rule
+    /// may keep state between calls (what it has already looked at), and must
+    /// be deterministic: the same tree and batches give the same answer.
+    fn expand(&mut self, cx: &RuleContext, newly: &[PathBuf]) -> Vec<Want>;
+}
