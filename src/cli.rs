@@ -71,6 +71,21 @@ pub struct BuildArgs {
     #[arg(long = "include-path", value_name = "PATH")]
     pub include_paths: Vec<String>,
 
+    /// Record what the app checks for with stat, access and readlink, and keep what
+    /// exists (`--trace-lookups=false` turns it off; the sensor then needs no CAP_SYS_PTRACE)
+    #[arg(long, default_value_t = true, action = clap::ArgAction::Set, num_args = 0..=1, default_missing_value = "true")]
+    pub trace_lookups: bool,
+
+    /// Files no package owns beside the app's own (a web root, /app): `auto` keeps them
+    /// within size caps, `all` whatever their size, `none` only what the app touched
+    #[arg(long, value_enum, default_value_t = crate::resolve::appfiles::AppFilesMode::Auto, value_name = "MODE")]
+    pub keep_app_files: crate::resolve::appfiles::AppFilesMode,
+
+    /// Turn off a runtime rule (python, node, perl, jvm, go, glibc, tls, datasets); repeatable.
+    /// docs/runtime-rules.md says what each keeps and why
+    #[arg(long = "no-runtime-rule", value_name = "RULE")]
+    pub no_runtime_rules: Vec<String>,
+
     /// Write a JSON report to FILE
     #[arg(long, value_name = "FILE")]
     pub report: Option<PathBuf>,

@@ -39,9 +39,10 @@ fn crawl_keeps_every_linked_page_of_a_static_site() {
         "/pages/faq.html",
     ];
 
-    // Without the crawl only `/` is asked for, so the stylesheet is dropped.
+    // Without the crawl only `/` is asked for, so the stylesheet is dropped
+    // (app files would keep it: they are off here, to see the crawl alone).
     let plain = "rslim-test/probes:nocrawl";
-    let (code, text, _) = build(fat, plain, &[]);
+    let (code, text, _) = build(fat, plain, &["--keep-app-files", "none"]);
     assert_eq!(code, Some(0), "{text}");
     let without = answers(plain, 80, &["/css/site.css"]);
     assert_eq!(
@@ -51,7 +52,11 @@ fn crawl_keeps_every_linked_page_of_a_static_site() {
     remove_image(plain);
 
     let slim = "rslim-test/probes:crawl";
-    let (code, text, report) = build(fat, slim, &["--http-probe-crawl"]);
+    let (code, text, report) = build(
+        fat,
+        slim,
+        &["--http-probe-crawl", "--keep-app-files", "none"],
+    );
     assert_eq!(code, Some(0), "{text}");
     let mut crawled = step_paths(&report.unwrap(), "crawl");
     crawled.sort();

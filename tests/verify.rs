@@ -86,9 +86,15 @@ fn an_endpoint_never_probed_while_profiling_fails_verification() {
         "rslim-examples/python-app:fat",
         "rslim-test/verify:unprobed",
     );
-    // Profiled with the default GET / only; /db (sqlite3) is asked for only when verifying.
+    // Profiled with the default GET / only; /db (sqlite3) is asked for only
+    // when verifying. The Python rule would keep sqlite3 from the handler's
+    // import; without it, this is the gap verification must catch.
     let file = probe_file("python-app.json");
-    let (code, text, report) = build_verified(fat, slim, &["--verify-probe", &file]);
+    let (code, text, report) = build_verified(
+        fat,
+        slim,
+        &["--verify-probe", &file, "--no-runtime-rule", "python"],
+    );
     assert_eq!(code, Some(VERIFY_FAILED), "{text}");
     assert!(
         text.contains(&format!("{file} step 4: GET /db (port 8000) differs")),
@@ -118,6 +124,9 @@ fn an_endpoint_never_probed_while_profiling_fails_verification() {
     remove_image(slim);
 }
 
+/// statonly only stat()s its config file. Without lookup tracing the sensor
+/// cannot see that, the slim image lacks the file and cannot start, and
+/// verification must say so.
 #[test]
 fn a_slim_image_that_cannot_start_fails_verification() {
     let _daemon = exclusive();
@@ -125,7 +134,7 @@ fn a_slim_image_that_cannot_start_fails_verification() {
         "rslim-fixtures/statonly:latest",
         "rslim-test/verify:statonly",
     );
-    let (code, text, report) = build_verified(fat, slim, &[]);
+    let (code, text, report) = build_verified(fat, slim, &["--trace-lookups=false"]);
     assert_eq!(code, Some(VERIFY_FAILED), "{text}");
     assert!(
         text.contains("the slim container exited with code 1 before answering"),
@@ -137,6 +146,28 @@ fn a_slim_image_that_cannot_start_fails_verification() {
     );
     assert_eq!(report["verification"]["passed"], false);
     docker_ok(&["image", "inspect", slim]);
+    remove_image(slim);
+}
+
+/// The same image with lookups traced (the default): the stat() is seen, the
+/// file is kept, and the slim image starts and answers like the original.
+#[test]
+fn an_existence_check_is_seen_and_its_file_kept() {
+    let _daemon = exclusive();
+    let (fat, slim) = (
+        "rslim-fixtures/statonly:latest",
+        "rslim-test/verify:statonly-traced",
+    );
+    let (code, text, report) = build_verified(fat, slim, &[]);
+    assert_eq!(code, Some(0), "{text}");
+    let kept = report["kept"].as_array().unwrap();
+    assert!(
+        kept.iter()
+            .any(|k| k["path"] == "/etc/statonly.conf" && k["reason"] == "looked-up"),
+        "{text}"
+    );
+    assert!(report["sensor"]["lookups"].as_u64().unwrap() > 0);
+    assert_eq!(answers(fat, 8081, &["/"]), answers(slim, 8081, &["/"]));
     remove_image(slim);
 }
 

@@ -1,27 +1,34 @@
 //! Confines everything the sensor starts (the app, exec steps, the
 //! healthcheck) to the privileges of a plain `docker run` of the image.
 //!
-//! The profiling container gets CAP_SYS_ADMIN for fanotify alone. Docker then
-//! also widens its seccomp profile: with that capability it allows `mount`,
-//! `unshare`, `setns`, `bpf`, namespace flags to `clone` and the rest of the
-//! calls gated on it. So before exec, in the child, three things happen while
-//! the capability is still held:
+//! The profiling container gets CAP_SYS_ADMIN for fanotify and CAP_SYS_PTRACE
+//! for reading the path arguments of the app's `stat` calls (see
+//! `lookups.rs`), for the sensor alone. Docker then also widens its seccomp
+//! profile: with those capabilities it allows `mount`, `unshare`, `setns`,
+//! `bpf`, namespace flags to `clone`, `kcmp`, `pidfd_getfd` and the rest of
+//! the calls gated on them. So before exec, in the child, three things happen
+//! while the capabilities are still held:
 //!
 //! 1. a seccomp filter that answers those calls as Docker's default profile
-//!    does without the capability (EPERM, and ENOSYS for `clone3`). Holding
+//!    does without the capabilities (EPERM, and ENOSYS for `clone3`). Holding
 //!    CAP_SYS_ADMIN lets us install it without `no_new_privs`, so setuid
 //!    programs in the image keep working as they do under `docker run`;
-//! 2. CAP_SYS_ADMIN leaves the bounding set, so no setuid-root program or file
-//!    capability can bring it back;
-//! 3. it leaves the effective, permitted, inheritable and ambient sets.
+//! 2. both capabilities leave the bounding set, so no setuid-root program or
+//!    file capability can bring them back;
+//! 3. they leave the effective, permitted, inheritable and ambient sets.
 //!
 //! The user switch follows, which clears the rest for a non-root user exactly
 //! as runc does. See docs/sensor.md, "Threat model".
 
 use std::io;
 
+use crate::bpf::*;
+
 /// CAP_SYS_ADMIN's bit number (linux/capability.h).
 const CAP_SYS_ADMIN: u32 = 21;
+const CAP_SYS_PTRACE: u32 = 19;
+/// What the sensor holds beyond `docker run`'s default set, and the app must not.
+const DROPPED: [u32; 2] = [CAP_SYS_ADMIN, CAP_SYS_PTRACE];
 const LINUX_CAPABILITY_VERSION_3: u32 = 0x2008_0522;
 
 /// EPERM: what Docker's default profile answers for a call it does not allow.
@@ -33,28 +40,6 @@ const ENOSYS: u32 = 38;
 /// NEWCGROUP, NEWUTS, NEWIPC, NEWUSER, NEWPID, NEWNET (Docker's mask 2114060288).
 const CLONE_NAMESPACE_FLAGS: u32 = 0x7E02_0000;
 
-// seccomp's return values and the audit architectures (linux/seccomp.h, linux/audit.h).
-const SECCOMP_RET_ALLOW: u32 = 0x7fff_0000;
-const SECCOMP_RET_ERRNO: u32 = 0x0005_0000;
-const AUDIT_ARCH_X86_64: u32 = 0xc000_003e;
-const AUDIT_ARCH_I386: u32 = 0x4000_0003;
-const AUDIT_ARCH_AARCH64: u32 = 0xc000_00b7;
-/// x32 calls arrive under AUDIT_ARCH_X86_64 with this bit set in the number.
-const X32_SYSCALL_BIT: u32 = 0x4000_0000;
-
-// Offsets in struct seccomp_data { int nr; u32 arch; u64 ip; u64 args[6]; }.
-const DATA_NR: u32 = 0;
-const DATA_ARCH: u32 = 4;
-/// The low 32 bits of args[0] (little-endian); clone's flags live there.
-const DATA_ARG0_LOW: u32 = 16;
-
-// Classic BPF opcodes (linux/filter.h).
-const BPF_LD_W_ABS: u16 = 0x20;
-const BPF_ALU_AND_K: u16 = 0x54;
-const BPF_JEQ_K: u16 = 0x15;
-const BPF_JSET_K: u16 = 0x45;
-const BPF_RET_K: u16 = 0x06;
-
 /// What the filter answers for one system call.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Rule {
@@ -63,9 +48,10 @@ enum Rule {
     DenyNamespaceFlags,
 }
 
-/// The calls Docker's default profile allows only with CAP_SYS_ADMIN, by
-/// name, as its `"includes": {"caps": ["CAP_SYS_ADMIN"]}` rule lists them.
-const GATED_ON_SYS_ADMIN: [(&str, Rule); 26] = [
+/// The calls Docker's default profile allows only with CAP_SYS_ADMIN or
+/// CAP_SYS_PTRACE, by name, as its `"includes": {"caps": [...]}` rules list
+/// them (`ptrace` and `process_vm_*` are allowed to all on kernels ≥ 4.8).
+const GATED_ON_DROPPED_CAPS: [(&str, Rule); 29] = [
     ("bpf", Rule::Deny(EPERM)),
     ("clone", Rule::DenyNamespaceFlags),
     ("clone3", Rule::Deny(ENOSYS)),
@@ -92,6 +78,10 @@ const GATED_ON_SYS_ADMIN: [(&str, Rule); 26] = [
     ("umount", Rule::Deny(EPERM)),
     ("umount2", Rule::Deny(EPERM)),
     ("unshare", Rule::Deny(EPERM)),
+    // CAP_SYS_PTRACE
+    ("kcmp", Rule::Deny(EPERM)),
+    ("pidfd_getfd", Rule::Deny(EPERM)),
+    ("process_madvise", Rule::Deny(EPERM)),
 ];
 
 /// System call numbers of one ABI, for the names above (absent: the ABI has no such call).
@@ -106,6 +96,9 @@ struct Abi {
 /// include/uapi/asm-generic/unistd.h); the tests check them against libc's.
 fn x86_64_number(name: &str) -> Option<u32> {
     Some(match name {
+        "kcmp" => 312,
+        "pidfd_getfd" => 438,
+        "process_madvise" => 440,
         "bpf" => 321,
         "clone" => 56,
         "clone3" => 435,
@@ -137,6 +130,9 @@ fn x86_64_number(name: &str) -> Option<u32> {
 
 fn i386_number(name: &str) -> Option<u32> {
     Some(match name {
+        "kcmp" => 349,
+        "pidfd_getfd" => 438,
+        "process_madvise" => 440,
         "bpf" => 357,
         "clone" => 120,
         "clone3" => 435,
@@ -169,6 +165,9 @@ fn i386_number(name: &str) -> Option<u32> {
 
 fn aarch64_number(name: &str) -> Option<u32> {
     Some(match name {
+        "kcmp" => 272,
+        "pidfd_getfd" => 438,
+        "process_madvise" => 440,
         "bpf" => 280,
         "clone" => 220,
         "clone3" => 435,
@@ -226,19 +225,6 @@ fn abis() -> Vec<Abi> {
     }
 }
 
-fn statement(code: u16, k: u32) -> libc::sock_filter {
-    libc::sock_filter {
-        code,
-        jt: 0,
-        jf: 0,
-        k,
-    }
-}
-
-fn jump(code: u16, k: u32, jt: u8, jf: u8) -> libc::sock_filter {
-    libc::sock_filter { code, jt, jf, k }
-}
-
 /// The instructions run when the number matched, with their count known up front
 /// so the preceding comparison can jump over them.
 fn rule_body(rule: Rule) -> Vec<libc::sock_filter> {
@@ -259,7 +245,7 @@ fn abi_section(abi: &Abi) -> Vec<libc::sock_filter> {
     if abi.strip != 0 {
         body.push(statement(BPF_ALU_AND_K, !abi.strip));
     }
-    for (name, rule) in GATED_ON_SYS_ADMIN {
+    for (name, rule) in GATED_ON_DROPPED_CAPS {
         let Some(number) = (abi.numbers)(name) else {
             continue;
         };
@@ -288,6 +274,8 @@ fn filter_program() -> Vec<libc::sock_filter> {
 /// Built before the fork, applied in the child: applying allocates nothing.
 pub struct Confinement {
     program: Vec<libc::sock_filter>,
+    /// Where to hand the `stat`-tracing listener to the sensor, if tracing.
+    lookups: Option<crate::lookups::Handoff>,
 }
 
 impl Confinement {
@@ -300,35 +288,32 @@ impl Confinement {
         }
         Ok(Confinement {
             program: filter_program(),
+            lookups: None,
         })
     }
 
-    /// Installs the filter, then drops CAP_SYS_ADMIN from every set. Only raw
-    /// system calls on data built in [`Confinement::new`], so it is safe
+    /// Also traces the app's lookups: its `stat`-family calls notify the
+    /// sensor, which gets the listener through `handoff`.
+    pub fn tracing_lookups(mut self, handoff: crate::lookups::Handoff) -> Confinement {
+        self.lookups = Some(handoff);
+        self
+    }
+
+    /// Installs the filters, then drops the sensor's extra capabilities from
+    /// every set. Only raw system calls on data built before, so it is safe
     /// between fork and exec. Fails closed: any error stops the launch.
     pub fn apply(&self) -> io::Result<()> {
+        // The listener first: like the deny filter it needs CAP_SYS_ADMIN to
+        // go in without no_new_privs.
+        if let Some(handoff) = &self.lookups {
+            handoff.install_and_send()?;
+        }
         self.install_filter()?;
-        drop_sys_admin()
+        drop_capabilities()
     }
 
     fn install_filter(&self) -> io::Result<()> {
-        let program = libc::sock_fprog {
-            len: self.program.len() as u16,
-            filter: self.program.as_ptr() as *mut libc::sock_filter,
-        };
-        // SAFETY: `program` points at instructions that outlive the call.
-        let result = unsafe {
-            libc::syscall(
-                libc::SYS_seccomp,
-                libc::SECCOMP_SET_MODE_FILTER,
-                0,
-                &program as *const libc::sock_fprog,
-            )
-        };
-        if result != 0 {
-            return Err(io::Error::last_os_error());
-        }
-        Ok(())
+        install(&self.program, false).map(|_| ())
     }
 }
 
@@ -346,27 +331,18 @@ struct CapData {
     inheritable: u32,
 }
 
-/// Removes CAP_SYS_ADMIN from the bounding set (needs CAP_SETPCAP, which
+/// Removes [`DROPPED`] from the bounding set (needs CAP_SETPCAP, which
 /// Docker and Podman grant by default) and from the thread's own sets.
-fn drop_sys_admin() -> io::Result<()> {
+fn drop_capabilities() -> io::Result<()> {
     // SAFETY: prctl and capget/capset with properly sized, live arguments.
     unsafe {
-        if libc::prctl(
-            libc::PR_CAPBSET_READ,
-            CAP_SYS_ADMIN as libc::c_ulong,
-            0,
-            0,
-            0,
-        ) == 1
-            && libc::prctl(
-                libc::PR_CAPBSET_DROP,
-                CAP_SYS_ADMIN as libc::c_ulong,
-                0,
-                0,
-                0,
-            ) != 0
-        {
-            return Err(io::Error::last_os_error());
+        for cap in DROPPED {
+            let cap = cap as libc::c_ulong;
+            if libc::prctl(libc::PR_CAPBSET_READ, cap, 0, 0, 0) == 1
+                && libc::prctl(libc::PR_CAPBSET_DROP, cap, 0, 0, 0) != 0
+            {
+                return Err(io::Error::last_os_error());
+            }
         }
         let mut header = CapHeader {
             version: LINUX_CAPABILITY_VERSION_3,
@@ -376,22 +352,24 @@ fn drop_sys_admin() -> io::Result<()> {
         if libc::syscall(libc::SYS_capget, &mut header, data.as_mut_ptr()) != 0 {
             return Err(io::Error::last_os_error());
         }
-        let bit = !(1u32 << CAP_SYS_ADMIN);
-        data[0].effective &= bit;
-        data[0].permitted &= bit;
-        data[0].inheritable &= bit;
+        let keep = !DROPPED.iter().fold(0u32, |bits, cap| bits | 1 << cap);
+        data[0].effective &= keep;
+        data[0].permitted &= keep;
+        data[0].inheritable &= keep;
         if libc::syscall(libc::SYS_capset, &mut header, data.as_ptr()) != 0 {
             return Err(io::Error::last_os_error());
         }
-        // Leaving the permitted set already clears it from the ambient set;
-        // lowering it is for kernels that keep it (EINVAL before 4.3).
-        libc::prctl(
-            libc::PR_CAP_AMBIENT,
-            libc::PR_CAP_AMBIENT_LOWER,
-            CAP_SYS_ADMIN as libc::c_ulong,
-            0,
-            0,
-        );
+        // Leaving the permitted set already clears them from the ambient set;
+        // lowering is for kernels that keep them (EINVAL before 4.3).
+        for cap in DROPPED {
+            libc::prctl(
+                libc::PR_CAP_AMBIENT,
+                libc::PR_CAP_AMBIENT_LOWER,
+                cap as libc::c_ulong,
+                0,
+                0,
+            );
+        }
     }
     Ok(())
 }
@@ -461,12 +439,15 @@ mod tests {
             ("syslog", libc::SYS_syslog),
             ("umount2", libc::SYS_umount2),
             ("unshare", libc::SYS_unshare),
+            ("kcmp", libc::SYS_kcmp),
+            ("pidfd_getfd", libc::SYS_pidfd_getfd),
+            ("process_madvise", libc::SYS_process_madvise),
         ];
         for (name, number) in checked {
             assert_eq!((native.numbers)(name), Some(number as u32), "{name}");
         }
         // Every gated name is known to the native table but umount (not on 64-bit ABIs).
-        for (name, _) in GATED_ON_SYS_ADMIN {
+        for (name, _) in GATED_ON_DROPPED_CAPS {
             assert!(
                 (native.numbers)(name).is_some() || name == "umount",
                 "{name} has no number"
@@ -509,6 +490,9 @@ mod tests {
             }
             if errno_of(libc::syscall(libc::SYS_clone3, null, 0)) != libc::ENOSYS {
                 return 5;
+            }
+            if errno_of(libc::syscall(libc::SYS_kcmp, 1, 1, 0, 0, 0)) != libc::EPERM {
+                return 9;
             }
             // clone asking for a user namespace is refused ...
             let flags = (libc::CLONE_NEWUSER | libc::SIGCHLD) as libc::c_long;
@@ -588,7 +572,7 @@ mod tests {
     }
 
     #[test]
-    fn sys_admin_leaves_every_capability_set() {
+    fn the_sensors_capabilities_leave_every_set() {
         if !nix::unistd::geteuid().is_root() {
             eprintln!("skipped: dropping a capability from the bounding set needs root");
             return;
@@ -596,17 +580,17 @@ mod tests {
         // SAFETY: the child reads its own status and exits.
         match unsafe { fork() }.unwrap() {
             ForkResult::Child => {
-                let code = match drop_sys_admin() {
+                let code = match drop_capabilities() {
                     Err(_) => 1,
                     Ok(()) => {
                         let status = std::fs::read_to_string("/proc/self/status").unwrap();
-                        let has_sys_admin = status
+                        let still_held = status
                             .lines()
                             .filter(|l| l.starts_with("Cap"))
                             .filter_map(|l| l.split_whitespace().nth(1))
                             .filter_map(|hex| u64::from_str_radix(hex, 16).ok())
-                            .any(|set| set & (1 << CAP_SYS_ADMIN) != 0);
-                        if has_sys_admin {
+                            .any(|set| DROPPED.iter().any(|cap| set & (1 << cap) != 0));
+                        if still_held {
                             2
                         } else {
                             0

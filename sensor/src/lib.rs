@@ -47,6 +47,10 @@ pub struct SensorConfig {
     /// TERM, INT or QUIT, which always start the stop protocol.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stop_signal: Option<String>,
+    /// Record the paths the app looks up with stat, access and readlink
+    /// (needs CAP_SYS_PTRACE in the container besides CAP_SYS_ADMIN).
+    #[serde(default)]
+    pub trace_lookups: bool,
 }
 
 /// What the sensor saw. Every list is sorted and free of duplicates.
@@ -58,6 +62,15 @@ pub struct Findings {
     pub dirs: Vec<WirePath>,
     /// Files opened for execution: programs, and interpreters loaded by the kernel.
     pub executed: Vec<WirePath>,
+    /// Paths looked up (stat, access, readlink) by the app, whether they exist
+    /// or not, absolute but not resolved: empty unless `trace_lookups`.
+    #[serde(default)]
+    pub looked_up: Vec<WirePath>,
+    /// Lookup notifications answered, and lookups not recorded past the cap.
+    #[serde(default)]
+    pub lookups: u64,
+    #[serde(default)]
+    pub lookups_dropped: u64,
     /// Process ids (in the container's pid namespace) that caused events.
     pub pids: Vec<i32>,
     /// Number of fanotify events read.
@@ -196,6 +209,9 @@ mod tests {
             ],
             dirs: vec![WirePath::from_bytes(b"/usr/share".to_vec())],
             executed: vec![WirePath::from_bytes(b"/usr/bin/cat".to_vec())],
+            looked_up: vec![WirePath::from_bytes(b"/etc/app.conf".to_vec())],
+            lookups: 3,
+            lookups_dropped: 0,
             pids: vec![7, 9],
             events: 42,
             overflows: 0,

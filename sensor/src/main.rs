@@ -5,9 +5,11 @@
 //! ports; `rslim-sensor exec --user U [--keep-home] -- CMD...` runs an exec
 //! step confined like the application.
 
+mod bpf;
 mod confine;
 mod launch;
 mod listening;
+mod lookups;
 mod supervise;
 mod user;
 mod watch;
@@ -119,6 +121,9 @@ fn not_started(error: String, mark: &str, mut errors: Vec<String>, code: i32) ->
         files: vec![],
         dirs: vec![],
         executed: vec![],
+        looked_up: vec![],
+        lookups: 0,
+        lookups_dropped: 0,
         pids: vec![],
         events: 0,
         overflows: 0,
@@ -168,10 +173,21 @@ fn run() -> i32 {
         Err(e) => return not_started(e, mark, errors, 126),
     };
 
-    let confinement = match Confinement::new() {
+    let mut confinement = match Confinement::new() {
         Ok(confinement) => confinement,
         Err(e) => return not_started(e, mark, errors, SENSOR_FAILED),
     };
+    // The sensor's end of the hand-over of the lookup listener.
+    let mut lookup_channel = None;
+    if config.trace_lookups {
+        match lookups::channel() {
+            Ok((sensor_end, handoff)) => {
+                confinement = confinement.tracing_lookups(handoff);
+                lookup_channel = Some(sensor_end);
+            }
+            Err(e) => errors.push(format!("lookups are not traced: {e}")),
+        }
+    }
 
     let own_pid = nix::unistd::getpid().as_raw();
     let reader = match watch::Reader::start(watch, own_pid) {
@@ -196,8 +212,18 @@ fn run() -> i32 {
         credentials: &credentials,
         keep_home: config.image_sets_home,
     };
+    let mut tracer = None;
     let (app, stop_requested, code) = match launch::spawn(&launch, confinement) {
         Ok(child) => {
+            // Until the tracer runs, the app waits in its first stat call.
+            if let Some(sensor_end) = &lookup_channel {
+                match lookups::receive_listener(sensor_end)
+                    .and_then(|listener| listener.map(lookups::Tracer::start).transpose())
+                {
+                    Ok(started) => tracer = started,
+                    Err(e) => errors.push(format!("lookups are not traced: {e}")),
+                }
+            }
             let app_pid = nix::unistd::Pid::from_raw(child.id() as i32);
             let grace = Duration::from_secs(config.stop_grace_secs);
             let done = supervise::supervise(app_pid, &plan, &signals, grace);
@@ -214,6 +240,9 @@ fn run() -> i32 {
         }
     };
     supervise::kill_remaining();
+    // Only now: a listener closed while a traced process lives fails its stat calls.
+    let traced = tracer.map(lookups::Tracer::finish).unwrap_or_default();
+    errors.extend(traced.errors);
     let collected = reader.finish();
     errors.extend(collected.errors);
     errors.sort();
@@ -222,6 +251,9 @@ fn run() -> i32 {
         files: to_wire(collected.files),
         dirs: to_wire(collected.dirs),
         executed: to_wire(collected.executed),
+        looked_up: to_wire(traced.paths),
+        lookups: traced.notifications,
+        lookups_dropped: traced.dropped,
         pids: collected.pids.into_iter().collect(),
         events: collected.events,
         overflows: collected.overflows,

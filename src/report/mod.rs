@@ -2,6 +2,7 @@
 //! pipelines (`--report FILE`, JSON). Field names are part of the interface:
 //! docs/report.md lists them.
 
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
@@ -85,6 +86,9 @@ pub struct SensorSummary {
     pub files_seen: usize,
     pub dirs_seen: usize,
     pub executed: usize,
+    /// stat/access/readlink calls of the app the sensor saw, and distinct paths among them.
+    pub lookups: u64,
+    pub looked_up: usize,
     pub app_exit: String,
 }
 
@@ -115,8 +119,41 @@ pub struct BuildReport {
     pub sensor: SensorSummary,
     pub notes: Vec<String>,
     pub missing_libraries: Vec<String>,
+    /// Paths and bytes kept for each reason (a path counts for the first reason found).
+    pub kept_by_reason: BTreeMap<Reason, ReasonTotal>,
     pub kept: Vec<KeptPath>,
 }
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct ReasonTotal {
+    pub paths: usize,
+    pub bytes: u64,
+}
+
+/// Totals per reason of `kept`.
+pub fn totals_by_reason(kept: &[KeptPath]) -> BTreeMap<Reason, ReasonTotal> {
+    let mut totals: BTreeMap<Reason, ReasonTotal> = BTreeMap::new();
+    for path in kept {
+        let total = totals.entry(path.reason).or_default();
+        total.paths += 1;
+        total.bytes += path.size;
+    }
+    totals
+}
+
+/// Reasons that come from rules rather than from what the app did.
+const RULE_REASONS: &[Reason] = &[
+    Reason::LookedUp,
+    Reason::AppFile,
+    Reason::Python,
+    Reason::Node,
+    Reason::Perl,
+    Reason::Jvm,
+    Reason::Go,
+    Reason::Glibc,
+    Reason::Tls,
+    Reason::DataSet,
+];
 
 impl BuildReport {
     /// The closing lines on stderr.
@@ -146,6 +183,25 @@ impl BuildReport {
             self.overhead_ms as f64 / 1000.0,
             stages.join(", ")
         );
+        let by_rule: Vec<String> = RULE_REASONS
+            .iter()
+            .filter_map(|reason| {
+                let total = self.kept_by_reason.get(reason)?;
+                let name = serde_json::to_value(reason).ok()?;
+                Some(format!(
+                    "{} {} ({} paths)",
+                    name.as_str()?,
+                    human_bytes(total.bytes),
+                    total.paths
+                ))
+            })
+            .collect();
+        if !by_rule.is_empty() {
+            text += &format!(
+                "rslim: kept without being seen used: {}\n",
+                by_rule.join(", ")
+            );
+        }
         if let Some(verification) = self.verification.as_ref().filter(|v| v.passed) {
             text += &verification.summary();
         }

@@ -9,9 +9,11 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
+use super::appfiles::{find_app_files, AppFilesMode};
 use super::closure::{LibraryResolver, Missing};
+use super::packages::PackageDb;
 use super::pathwalk::{normalize, resolve, Resolved};
-use super::runtime;
+use super::rules::{RuleContext, RuntimeRule, Want};
 use super::script::{script_interpreters, which, DEFAULT_PATH};
 use super::tree::FsTree;
 use crate::image::config::RunConfig;
@@ -39,8 +41,6 @@ pub enum Reason {
     Parent,
     /// Kept in every image: /etc/passwd, /etc/group, /tmp, the workdir, volumes.
     Always,
-    /// Needed by a language runtime without being opened (a `.pyc`'s `.py`).
-    Runtime,
     /// A directory with no files below it, kept for the app to write in.
     RuntimeDir,
     /// Asked for with --include-path.
@@ -75,12 +75,36 @@ pub struct Observed {
     pub files: Vec<PathBuf>,
     pub dirs: Vec<PathBuf>,
     pub executed: Vec<PathBuf>,
+    /// Paths looked up (stat, access, readlink) without being opened; may not exist.
+    pub looked_up: Vec<PathBuf>,
 }
 
 #[derive(Debug, Clone, Default)]
 pub struct KeepOptions {
     pub include_shell: bool,
     pub include_paths: Vec<PathBuf>,
+    pub app_files: AppFilesMode,
+    /// Runtime rules turned off by name (see [`RULE_NAMES`]).
+    pub disabled_rules: BTreeSet<String>,
+}
+
+/// Every runtime rule, in the order they run.
+fn all_rules() -> Vec<Box<dyn RuntimeRule>> {
+    vec![
+        Box::new(super::python::PythonRule::default()),
+        Box::new(super::node::NodeRule::default()),
+        Box::new(super::perl::PerlRule::default()),
+        Box::new(super::jvm::JvmRule::default()),
+        Box::new(super::golang::GoRule::default()),
+        Box::new(super::glibc::GlibcRule::default()),
+        Box::new(super::tls::TlsRule::default()),
+        Box::new(super::datasets::DataSetRule::default()),
+    ]
+}
+
+/// The names `--no-runtime-rule` accepts.
+pub fn rule_names() -> Vec<&'static str> {
+    all_rules().iter().map(|rule| rule.name()).collect()
 }
 
 const TMP: &str = "/tmp";
@@ -102,6 +126,8 @@ pub struct KeepSet {
     pub missing_libraries: Vec<Missing>,
     /// Things the user should know (no shell in the image, missing interpreters).
     pub notes: Vec<String>,
+    /// Paths added since the runtime rules last looked.
+    fresh: Vec<PathBuf>,
 }
 
 impl KeepSet {
@@ -110,6 +136,7 @@ impl KeepSet {
             return false;
         }
         self.paths.insert(path.to_path_buf(), reason);
+        self.fresh.push(path.to_path_buf());
         true
     }
 
@@ -171,6 +198,14 @@ pub fn keep_set(
             &mut pending,
         );
     }
+    for path in &observed.looked_up {
+        add(
+            &mut keep,
+            resolve(tree, &normalize(path)),
+            Reason::LookedUp,
+            &mut pending,
+        );
+    }
     let workdir = run.working_dir.iter().filter(|w| !w.is_empty()).cloned();
     for path in ALWAYS_KEPT
         .iter()
@@ -221,23 +256,132 @@ pub fn keep_set(
         }
     }
 
-    close_over_needs(tree, run, &mut keep, pending);
-    keep_runtime_companions(tree, &mut keep);
-    // Parents first: a symlink to a directory kept only as a parent
-    // (/usr/share/nginx/modules → /usr/lib/nginx/modules) is a way in too.
+    let packages = PackageDb::load(tree);
+    let touched: Vec<PathBuf> = keep
+        .paths
+        .iter()
+        .filter(|(_, reason)| {
+            matches!(
+                reason,
+                Reason::Entrypoint
+                    | Reason::Accessed
+                    | Reason::Executed
+                    | Reason::Listed
+                    | Reason::LookedUp
+            )
+        })
+        .map(|(path, _)| path.clone())
+        .collect();
+    let workdir = run
+        .working_dir
+        .as_deref()
+        .filter(|w| !w.is_empty())
+        .and_then(|w| resolve(tree, &normalize(Path::new(w))))
+        .map(|found| found.path);
+    let app_files = find_app_files(
+        tree,
+        &packages,
+        &touched,
+        workdir.as_deref(),
+        options.app_files,
+    );
+    keep.notes.extend(app_files.notes);
+    for path in app_files.paths {
+        add(
+            &mut keep,
+            resolve(tree, &path),
+            Reason::AppFile,
+            &mut pending,
+        );
+        keep.add(&path, Reason::AppFile);
+    }
+
+    let libraries = LibraryResolver::new(tree, run.env_var("LD_LIBRARY_PATH"));
+    let mut rules: Vec<Box<dyn RuntimeRule>> = all_rules()
+        .into_iter()
+        .filter(|rule| !options.disabled_rules.contains(rule.name()))
+        .collect();
+    let context = RuleContext {
+        tree,
+        run,
+        packages: &packages,
+        libraries: &libraries,
+    };
+    // Needs and rules alternate until a round adds nothing: an extension
+    // module found by an import closure needs its libraries, and so on.
+    loop {
+        close_over_needs(
+            tree,
+            run,
+            &libraries,
+            &mut keep,
+            std::mem::take(&mut pending),
+        );
+        let mut batch = std::mem::take(&mut keep.fresh);
+        if batch.is_empty() {
+            break;
+        }
+        batch.sort();
+        batch.dedup();
+        for rule in &mut rules {
+            let reason = rule.reason();
+            for want in rule.expand(&context, &batch) {
+                keep_wanted(tree, &mut keep, want, reason, &mut pending);
+            }
+        }
+    }
+    keep.fresh.clear();
+    // Last, once everything else is in: directories for the app to write in,
+    // the parents of everything, then every symlink that leads to a kept path
+    // (including /var/run → /run, whose target the runtime-dir rule may only
+    // just have added), and their parents.
+    keep_runtime_dirs(tree, Path::new("/"), &mut keep);
     keep_parents(&mut keep);
-    // One walk of the tree finds the symlinks both rules below look at.
     let mut links = Vec::new();
     collect_symlinks(tree, Path::new("/"), &mut links);
-    keep_symlinks_to_kept(tree, &links, &mut keep);
-    keep_runtime_dirs(tree, Path::new("/"), &mut keep);
+    while keep_symlinks_to_kept(tree, &links, &mut keep) {}
     keep_parents(&mut keep);
     keep_kernel_symlinks(tree, &links, &mut keep);
     if tree.kind(Path::new(TMP)).is_none() {
         // Written as a fresh 1777 directory: programs expect a writable /tmp.
         keep.paths.insert(PathBuf::from(TMP), Reason::Always);
     }
+    keep.fresh.clear();
     keep
+}
+
+/// Keeps what a runtime rule asked for: the path (with the symlinks on the
+/// way), or a whole directory, whose symlinks keep their targets too.
+fn keep_wanted(
+    tree: &dyn FsTree,
+    keep: &mut KeepSet,
+    want: Want,
+    reason: Reason,
+    pending: &mut Vec<PathBuf>,
+) {
+    let mut add_one = |keep: &mut KeepSet, path: &Path| {
+        if let Some(found) = resolve(tree, path) {
+            if keep.add_resolved(&found, reason) && is_file(tree, &found.path) {
+                pending.push(found.path);
+            }
+        }
+    };
+    match want {
+        Want::Path(path) => add_one(keep, &normalize(&path)),
+        Want::Tree(dir) => {
+            let dir = normalize(&dir);
+            let Some(found) = resolve(tree, &dir) else {
+                return;
+            };
+            add_one(keep, &dir);
+            for entry in subtree(tree, &found.path) {
+                if matches!(tree.kind(&entry), Some(NodeKind::Symlink { .. })) {
+                    keep.add(&entry, reason);
+                }
+                add_one(keep, &entry);
+            }
+        }
+    }
 }
 
 /// Adds what each kept file needs to run, until nothing new turns up:
@@ -245,10 +389,10 @@ pub fn keep_set(
 fn close_over_needs(
     tree: &dyn FsTree,
     run: &RunConfig,
+    libraries: &LibraryResolver,
     keep: &mut KeepSet,
     mut pending: Vec<PathBuf>,
 ) {
-    let libraries = LibraryResolver::new(tree, run.env_var("LD_LIBRARY_PATH"));
     let path_var = run.env_var("PATH");
     let mut missing_interpreters = BTreeSet::new();
     while !pending.is_empty() {
@@ -285,32 +429,25 @@ fn close_over_needs(
     keep.missing_libraries.dedup();
 }
 
-/// Files a language runtime needs without opening them (see [`runtime`]).
-fn keep_runtime_companions(tree: &dyn FsTree, keep: &mut KeepSet) {
-    let wanted: Vec<PathBuf> = keep
-        .paths
-        .keys()
-        .flat_map(|p| runtime::companions(p))
-        .collect();
-    for path in wanted {
-        if let Some(found) = resolve(tree, &path) {
-            keep.add_resolved(&found, Reason::Runtime);
-        }
-    }
-}
-
 /// Every symlink in the image that leads to a kept path is kept too: the app
 /// may have reached its files through it (`/bin` → `usr/bin`, `sh` → `dash`),
 /// and the sensor only sees the real path. Symlinks cost a few bytes.
-fn keep_symlinks_to_kept(tree: &dyn FsTree, links: &[PathBuf], keep: &mut KeepSet) {
+/// Returns whether it kept anything new (a link to a link just kept is then
+/// found by the next pass).
+fn keep_symlinks_to_kept(tree: &dyn FsTree, links: &[PathBuf], keep: &mut KeepSet) -> bool {
+    let mut added = false;
     for link in links {
+        if keep.paths.contains_key(link) {
+            continue;
+        }
         if let Some(found) = resolve(tree, link) {
             if keep.paths.contains_key(&found.path) {
                 keep.add_resolved(&found, Reason::Symlink);
-                keep.add(link, Reason::Symlink);
+                added |= keep.add(link, Reason::Symlink);
             }
         }
     }
+    added
 }
 
 /// Directories with no regular file anywhere below them are kept (without

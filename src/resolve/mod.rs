@@ -1,13 +1,21 @@
 //! Turns what the sensor saw into the set of files to keep, resolved over the
 //! original image's filesystem.
 
+pub mod appfiles;
 pub mod closure;
+pub mod datasets;
 pub mod elf;
 pub mod fileset;
+pub mod glibc;
+pub mod golang;
+pub mod jvm;
 pub mod ldcache;
+pub mod node;
 pub mod packages;
 pub mod pathwalk;
+pub mod perl;
+pub mod python;
 pub mod rules;
-pub mod runtime;
 pub mod script;
+pub mod tls;
 pub mod tree;

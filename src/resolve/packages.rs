@@ -226,7 +226,12 @@ fn read_apk(tree: &dyn FsTree) -> Vec<Package> {
                     value
                         .split_whitespace()
                         .filter(|d| !d.starts_with('!'))
-                        .map(|d| d.split(['=', '<', '>', '~']).next().unwrap_or(d).to_string()),
+                        .map(|d| {
+                            d.split(['=', '<', '>', '~'])
+                                .next()
+                                .unwrap_or(d)
+                                .to_string()
+                        }),
                 ),
                 "F" => {
                     dir = normalize(&Path::new("/").join(value));
@@ -300,8 +305,16 @@ mod tests {
              Depends: libgcc-s1 | libgcc1\n\n\
              Package: gone\nStatus: deinstall ok config-files\nVersion: 1\n",
         );
-        write(r, "/var/lib/dpkg/info/coreutils.list", "/.\n/bin\n/bin/ls\n");
-        write(r, "/var/lib/dpkg/info/libc6:amd64.list", "/.\n/usr\n/usr/bin\n");
+        write(
+            r,
+            "/var/lib/dpkg/info/coreutils.list",
+            "/.\n/bin\n/bin/ls\n",
+        );
+        write(
+            r,
+            "/var/lib/dpkg/info/libc6:amd64.list",
+            "/.\n/usr\n/usr/bin\n",
+        );
         let tree = HostTree::new(r);
         let db = PackageDb::load(&tree);
         assert_eq!(db.format, DbFormat::Dpkg);

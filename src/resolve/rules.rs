@@ -64,3 +64,60 @@ pub trait RuntimeRule {
     /// be deterministic: the same tree and batches give the same answer.
     fn expand(&mut self, cx: &RuleContext, newly: &[PathBuf]) -> Vec<Want>;
 }
+
+#[cfg(test)]
+pub mod test_support {
+    //! A [`RuleContext`] over a directory tree, for the rules' tests.
+
+    use super::*;
+    use crate::resolve::tree::HostTree;
+
+    pub struct Fixture {
+        pub tree: &'static HostTree,
+        pub run: RunConfig,
+        pub packages: PackageDb,
+        pub libraries: LibraryResolver<'static>,
+    }
+
+    impl Fixture {
+        pub fn context(&self) -> RuleContext<'_> {
+            RuleContext {
+                tree: self.tree,
+                run: &self.run,
+                packages: &self.packages,
+                libraries: &self.libraries,
+            }
+        }
+    }
+
+    /// A context over `root` with the image ENV `env` (`NAME=value` entries).
+    pub fn context_with_env(root: &Path, env: &[&str]) -> Fixture {
+        // Leaked so the resolver can borrow it for the fixture's lifetime; tests only.
+        let tree: &'static HostTree = Box::leak(Box::new(HostTree::new(root)));
+        let run = RunConfig {
+            env: Some(env.iter().map(|e| e.to_string()).collect()),
+            ..RunConfig::default()
+        };
+        Fixture {
+            tree,
+            libraries: LibraryResolver::new(tree, run.env_var("LD_LIBRARY_PATH")),
+            packages: PackageDb::load(tree),
+            run,
+        }
+    }
+
+    pub fn context_for(root: &Path) -> Fixture {
+        context_with_env(root, &[])
+    }
+
+    /// Creates the file `path` (tree path) under `root`, with its directories.
+    pub fn touch(root: &Path, path: &str) {
+        write(root, path, "x");
+    }
+
+    pub fn write(root: &Path, path: &str, text: &str) {
+        let at = root.join(path.trim_start_matches('/'));
+        std::fs::create_dir_all(at.parent().unwrap()).unwrap();
+        std::fs::write(at, text).unwrap();
+    }
+}

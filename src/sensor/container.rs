@@ -1,6 +1,6 @@
 //! One profiling container: created from the original image with the sensor
-//! as its entrypoint, CAP_SYS_ADMIN added (not `--privileged`) for the sensor
-//! alone, the image's TCP ports published on 127.0.0.1 only. Everything run in
+//! as its entrypoint, CAP_SYS_ADMIN (and CAP_SYS_PTRACE when lookups are
+//! traced) added, not `--privileged`, for the sensor alone, the image's TCP ports published on 127.0.0.1 only. Everything run in
 //! it goes through the sensor, which confines it to `docker run`'s privileges.
 
 use std::path::PathBuf;
@@ -29,6 +29,8 @@ pub fn container_name(purpose: &str) -> String {
 #[derive(Debug, Clone)]
 pub struct ProfilingOptions {
     pub stop_grace: Duration,
+    /// Record what the app looks up with stat/access/readlink (the sensor then needs CAP_SYS_PTRACE).
+    pub trace_lookups: bool,
 }
 
 pub struct ProfilingContainer {
@@ -61,7 +63,13 @@ impl ProfilingContainer {
             user: Some("0".into()),
             working_dir: None,
             publish_tcp: run.tcp_ports(),
-            cap_add: vec!["SYS_ADMIN".into()],
+            // fanotify needs SYS_ADMIN; reading the path arguments of traced
+            // lookups needs SYS_PTRACE. The sensor drops both for the app.
+            cap_add: if options.trace_lookups {
+                vec!["SYS_ADMIN".into(), "SYS_PTRACE".into()]
+            } else {
+                vec!["SYS_ADMIN".into()]
+            },
         };
         let id = created.create(docker, &spec).await?;
         let sensor_config = SensorConfig {
@@ -72,6 +80,7 @@ impl ProfilingContainer {
             stop_grace_secs: options.stop_grace.as_secs(),
             stop_signal: run.stop_signal.clone().filter(|s| !s.is_empty()),
             image_sets_home: run.env_var("HOME").is_some(),
+            trace_lookups: options.trace_lookups,
         };
         docker.upload_tar(&id, sensor_tar(&sensor_config)?).await?;
         Ok(ProfilingContainer {

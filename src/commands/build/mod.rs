@@ -35,6 +35,20 @@ pub use continue_after::ContinueAfter;
 pub const SOURCE_LABEL: &str = "io.rslim.source-image";
 
 pub fn run(args: BuildArgs) -> Result<ExitCode> {
+    let known_rules = crate::resolve::fileset::rule_names();
+    if let Some(unknown) = args
+        .no_runtime_rules
+        .iter()
+        .find(|name| !known_rules.contains(&name.as_str()))
+    {
+        return Err(Failure::msg(
+            ExitKind::Usage,
+            format!(
+                "--no-runtime-rule {unknown}: no such rule; the rules are {}",
+                known_rules.join(", ")
+            ),
+        ));
+    }
     let continue_after = match &args.continue_after {
         Some(text) => Some(ContinueAfter::parse(text).fail_with(ExitKind::Usage)?),
         None => None,
@@ -114,6 +128,7 @@ async fn build(
     stages.begin("create", "creating the profiling container with the sensor");
     let options = ProfilingOptions {
         stop_grace: Duration::from_secs(args.stop_grace),
+        trace_lookups: args.trace_lookups,
     };
     let name = container_name("profile");
     let mut container =
@@ -191,6 +206,8 @@ async fn build(
     let keep_options = KeepOptions {
         include_shell: args.include_shell,
         include_paths: args.include_paths.iter().map(PathBuf::from).collect(),
+        app_files: args.keep_app_files,
+        disabled_rules: args.no_runtime_rules.iter().cloned().collect(),
     };
     let run_config = original.archive.config.run.clone();
     let (original, keep) = tokio::task::spawn_blocking(move || {
@@ -237,6 +254,13 @@ async fn build(
     let slim_bytes = slim.size.unwrap_or(0).max(0) as u64;
     notes.extend(keep.notes.iter().cloned());
     notes.extend(findings.errors.iter().map(|e| format!("sensor: {e}")));
+    if findings.lookups_dropped > 0 {
+        notes.push(format!(
+            "the sensor recorded the first {} paths the app looked up and dropped {} more",
+            findings.looked_up.len(),
+            findings.lookups_dropped
+        ));
+    }
     if findings.overflows > 0 {
         notes.push(format!(
             "the sensor's event queue overflowed {} times: some file accesses were lost, \
@@ -272,6 +296,8 @@ async fn build(
             files_seen: findings.files.len(),
             dirs_seen: findings.dirs.len(),
             executed: findings.executed.len(),
+            lookups: findings.lookups,
+            looked_up: findings.looked_up.len(),
             app_exit: describe_outcome(&findings.app),
         },
         notes,
@@ -280,6 +306,7 @@ async fn build(
             .iter()
             .map(|m| format!("{} (needed by {})", m.soname, m.needed_by.display()))
             .collect(),
+        kept_by_reason: crate::report::totals_by_reason(&written.kept),
         kept: written.kept,
     })
 }

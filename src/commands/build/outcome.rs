@@ -62,5 +62,6 @@ pub fn observed_paths(findings: &Findings) -> Observed {
         files: convert(&findings.files),
         dirs: convert(&findings.dirs),
         executed: convert(&findings.executed),
+        looked_up: convert(&findings.looked_up),
     }
 }

@@ -65,7 +65,12 @@ fn keeps_what_the_app_needs_and_nothing_else() {
         files: vec!["/app/__pycache__/m.cpython-311.pyc".into()],
         ..Observed::default()
     };
-    let keep = keep_set(&tree, &observed, &run_config(), &KeepOptions::default());
+    // App files would keep /app/m.py anyway; this test is about the rest.
+    let options = KeepOptions {
+        app_files: AppFilesMode::None,
+        ..KeepOptions::default()
+    };
+    let keep = keep_set(&tree, &observed, &run_config(), &options);
 
     assert_eq!(reason(&keep, "/app/start.sh"), Some(Reason::Entrypoint));
     // `#!/bin/sh` → /bin → usr/bin, /usr/bin/sh → dash, then dash's libraries.
@@ -90,7 +95,7 @@ fn keeps_what_the_app_needs_and_nothing_else() {
         reason(&keep, "/app/__pycache__/m.cpython-311.pyc"),
         Some(Reason::Accessed)
     );
-    assert_eq!(reason(&keep, "/app/m.py"), Some(Reason::Runtime));
+    assert_eq!(reason(&keep, "/app/m.py"), Some(Reason::Python));
     assert_eq!(reason(&keep, "/var/lib/app"), Some(Reason::RuntimeDir));
     assert_eq!(reason(&keep, "/var/log/app/out.log"), Some(Reason::Symlink));
     // Always kept; /tmp did not exist and is added for the writer to create.
@@ -136,6 +141,7 @@ fn include_paths_keep_whole_trees_and_missing_ones_are_noted() {
     let options = KeepOptions {
         include_shell: false,
         include_paths: vec!["/usr/share/doc".into(), "/opt/nothing".into()],
+        ..KeepOptions::default()
     };
     let keep = keep_set(&tree, &Observed::default(), &run_config(), &options);
     assert_eq!(
@@ -157,12 +163,81 @@ fn include_shell_says_so_when_there_is_no_shell() {
     let tree = HostTree::new(root.path());
     let options = KeepOptions {
         include_shell: true,
-        include_paths: Vec::new(),
+        ..KeepOptions::default()
     };
     let keep = keep_set(&tree, &Observed::default(), &run_config(), &options);
     assert!(
         keep.notes.iter().any(|n| n.contains("has no shell")),
         "{:?}",
         keep.notes
+    );
+}
+
+#[test]
+fn app_files_beside_touched_ones_are_kept() {
+    let root = image();
+    std::fs::write(root.path().join("app/unused-page.html"), "<p>later</p>").unwrap();
+    let tree = HostTree::new(root.path());
+    let keep = keep_set(
+        &tree,
+        &Observed::default(),
+        &run_config(),
+        &KeepOptions::default(),
+    );
+    assert_eq!(
+        reason(&keep, "/app/unused-page.html"),
+        Some(Reason::AppFile)
+    );
+    assert_eq!(reason(&keep, "/app/m.py"), Some(Reason::AppFile));
+    // Leftovers are not the app.
+    assert_eq!(reason(&keep, "/app/__pycache__/m.cpython-311.pyc"), None);
+}
+
+#[test]
+fn a_link_to_a_directory_kept_only_for_writing_in_is_kept() {
+    // /var/run → /run, and /run/app exists empty: the runtime-dir rule adds
+    // /run/app late, and the link to it must still be kept.
+    let root = image();
+    std::fs::create_dir_all(root.path().join("run/app")).unwrap();
+    symlink("/run", root.path().join("var/run")).unwrap();
+    let tree = HostTree::new(root.path());
+    let keep = keep_set(
+        &tree,
+        &Observed::default(),
+        &run_config(),
+        &KeepOptions::default(),
+    );
+    assert_eq!(reason(&keep, "/run/app"), Some(Reason::RuntimeDir));
+    assert_eq!(reason(&keep, "/var/run"), Some(Reason::Symlink));
+    assert!(keep.paths.contains_key(Path::new("/var")));
+}
+
+#[test]
+fn runtime_rules_run_on_observed_files_and_can_be_turned_off() {
+    let root = image();
+    for zone in ["Europe/Paris", "Asia/Tokyo"] {
+        let at = root.path().join("usr/share/zoneinfo").join(zone);
+        std::fs::create_dir_all(at.parent().unwrap()).unwrap();
+        std::fs::write(at, "TZif").unwrap();
+    }
+    let tree = HostTree::new(root.path());
+    let observed = Observed {
+        files: vec!["/usr/share/zoneinfo/Europe/Paris".into()],
+        ..Observed::default()
+    };
+    let keep = keep_set(&tree, &observed, &run_config(), &KeepOptions::default());
+    assert_eq!(
+        reason(&keep, "/usr/share/zoneinfo/Asia/Tokyo"),
+        Some(Reason::DataSet)
+    );
+    let off = KeepOptions {
+        disabled_rules: ["datasets".to_string()].into(),
+        ..KeepOptions::default()
+    };
+    let keep = keep_set(&tree, &observed, &run_config(), &off);
+    assert_eq!(reason(&keep, "/usr/share/zoneinfo/Asia/Tokyo"), None);
+    assert_eq!(
+        reason(&keep, "/usr/share/zoneinfo/Europe/Paris"),
+        Some(Reason::Accessed)
     );
 }
