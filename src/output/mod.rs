@@ -5,6 +5,7 @@ pub mod archive;
 pub mod config;
 pub mod digest;
 pub mod layer;
+pub mod oci;
 mod tar_header;
 
 pub use archive::write_docker_archive;
