@@ -12,6 +12,20 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
     about = "Make container images minimal, and prove they still work"
 )]
 pub struct Cli {
+    /// The container engine to talk to (default: found from DOCKER_HOST, CONTAINER_HOST, the sockets)
+    ///
+    /// `docker`: DOCKER_HOST, else /var/run/docker.sock. `podman`: CONTAINER_HOST, else
+    /// /run/podman/podman.sock or $XDG_RUNTIME_DIR/podman/podman.sock. Without it: DOCKER_HOST,
+    /// then CONTAINER_HOST, then whichever of those sockets exists
+    #[arg(
+        long,
+        global = true,
+        value_enum,
+        env = "RSLIM_ENGINE",
+        value_name = "ENGINE"
+    )]
+    pub engine: Option<crate::docker::EngineKind>,
+
     #[command(subcommand)]
     pub command: Command,
 }
@@ -30,7 +44,8 @@ pub enum Command {
 
 #[derive(Debug, Args)]
 pub struct BuildArgs {
-    /// The image to slim, as the daemon knows it (name:tag or id)
+    /// The image to slim: a name or id the engine knows, or docker-archive:PATH,
+    /// oci-archive:PATH[:REF] or oci:DIR[:REF] (loaded into the engine for a while)
     pub image: String,
 
     /// Tag for the slim image; repeat for more. Default: <repo>.slim:<tag>
@@ -81,7 +96,7 @@ pub struct BuildArgs {
     #[arg(long, value_enum, default_value_t = crate::resolve::appfiles::AppFilesMode::Auto, value_name = "MODE")]
     pub keep_app_files: crate::resolve::appfiles::AppFilesMode,
 
-    /// Turn off a runtime rule (python, node, perl, jvm, go, glibc, tls, datasets); repeatable.
+    /// Turn off a runtime rule (python, node, perl, ruby, jvm, go, glibc, tls, datasets); repeatable.
     /// docs/runtime-rules.md says what each keeps and why
     #[arg(long = "no-runtime-rule", value_name = "RULE")]
     pub no_runtime_rules: Vec<String>,
@@ -94,6 +109,16 @@ pub struct BuildArgs {
     /// (the image must still be present in the daemon to run it)
     #[arg(long, value_name = "PATH")]
     pub archive: Option<PathBuf>,
+
+    /// Where to write the slim image: `docker` (load it into the engine), docker-archive:PATH,
+    /// oci-archive:PATH[:REF] or oci:DIR[:REF]; repeatable. Default: docker
+    #[arg(long = "output", value_name = "TARGET")]
+    pub outputs: Vec<crate::image::transport::OutputTarget>,
+
+    /// Which image of a multi-platform archive to profile (os/arch[/variant]).
+    /// Default: the engine's platform
+    #[arg(long, value_name = "PLATFORM")]
+    pub platform: Option<crate::image::Platform>,
 
     /// Run the steps of this probe file while profiling (docs/probes.md); repeatable
     #[arg(long = "probe", value_name = "FILE")]
@@ -136,6 +161,16 @@ pub struct BuildArgs {
     /// slim image (implies --verify); repeatable
     #[arg(long = "verify-probe", value_name = "FILE")]
     pub verify_probe_files: Vec<PathBuf>,
+
+    /// Push the slim image to this registry reference (registry/repo:tag, credentials
+    /// as `docker login` stores them in ~/.docker/config.json); repeatable
+    #[arg(long = "push", value_name = "REF")]
+    pub push: Vec<String>,
+
+    /// Speak plain HTTP to this registry (HOST[:PORT], as written in --push); repeatable.
+    /// Every other registry is HTTPS only
+    #[arg(long = "insecure-registry", value_name = "HOST[:PORT]")]
+    pub insecure_registries: Vec<String>,
 }
 
 impl BuildArgs {
@@ -161,12 +196,17 @@ impl BuildArgs {
 
 #[derive(Debug, Args)]
 pub struct XrayArgs {
-    /// The image to read, as the daemon knows it (ignored name with --archive)
+    /// The image to read: a name the daemon knows, or docker-archive:PATH,
+    /// oci-archive:PATH[:REF], oci:DIR[:REF] (ignored with --archive)
     pub image: Option<String>,
 
     /// Read a docker-save or OCI archive file instead of asking the daemon
     #[arg(long, value_name = "PATH")]
     pub archive: Option<PathBuf>,
+
+    /// Which image of a multi-platform archive to read (os/arch[/variant]). Default: this host's
+    #[arg(long, value_name = "PLATFORM")]
+    pub platform: Option<crate::image::Platform>,
 
     /// Print JSON instead of tables
     #[arg(long)]

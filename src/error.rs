@@ -10,7 +10,7 @@ use std::fmt;
 pub enum ExitKind {
     /// Anything not covered below: a bug, an I/O error on the host.
     Internal = 1,
-    /// Bad command line or bad input file (probe file, Dockerfile, archive).
+    /// Bad command line or bad input file (probe file, Dockerfile, a missing archive path).
     Usage = 2,
     /// The Docker daemon is down or unreachable.
     DaemonUnreachable = 3,
@@ -28,6 +28,15 @@ pub enum ExitKind {
     VerifyFailed = 9,
     /// `lint --fail-on`: findings at or above the chosen severity.
     LintFindings = 10,
+    /// An input image archive or OCI layout is malformed, truncated, or does
+    /// not match its own digests (docs/output.md, "Archives in").
+    InvalidArchive = 11,
+    /// An `--output` could not be written (a missing or unwritable directory,
+    /// a full disk); nothing partial is left at the target.
+    OutputFailed = 12,
+    /// `--push`: the registry could not be reached, refused the credentials,
+    /// or failed a step of the upload (docs/output.md, "Pushing to a registry").
+    PushFailed = 13,
     /// Interrupted by SIGINT/SIGTERM; everything created was removed.
     Interrupted = 130,
 }

@@ -6,6 +6,7 @@ use rslim::commands;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    rslim::docker::choose_engine(cli.engine);
     let outcome = match cli.command {
         Command::Build(args) => commands::build::run(args),
         Command::Xray(args) => commands::xray::run(args),

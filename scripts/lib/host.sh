@@ -7,8 +7,17 @@ install_host_packages() {
     command -v debootstrap >/dev/null 2>&1 || missing+=(debootstrap)
     # the end-to-end tests ask the containers for pages with curl
     command -v curl >/dev/null 2>&1 || missing+=(curl)
+    # tests/podman.rs runs the end-to-end cases against Podman too, rootful and
+    # rootless (newuidmap, from uidmap, maps the rootless user's subordinate ids)
+    command -v podman >/dev/null 2>&1 || missing+=(podman)
+    command -v newuidmap >/dev/null 2>&1 || missing+=(uidmap)
+    # tests/registry.rs pushes to a real registry, reads images back with skopeo,
+    # and makes its htpasswd file with htpasswd (apache2-utils)
+    command -v docker-registry >/dev/null 2>&1 || missing+=(docker-registry)
+    command -v skopeo >/dev/null 2>&1 || missing+=(skopeo)
+    command -v htpasswd >/dev/null 2>&1 || missing+=(apache2-utils)
     if ((${#missing[@]} == 0)); then
-        log "host packages present (docker, debootstrap)"
+        log "host packages present (docker, debootstrap, curl, podman, uidmap, docker-registry, skopeo, htpasswd)"
         return
     fi
     [[ $(id -u) == 0 ]] || die "installing ${missing[*]} needs root; rerun as root or install them yourself"

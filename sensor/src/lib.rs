@@ -5,6 +5,8 @@
 //! writes [`Findings`] to [`FINDINGS_PATH`]. This library is serde only so the
 //! controller can depend on it without pulling in the sensor's system code.
 
+pub mod seal;
+
 use serde::{Deserialize, Serialize};
 use std::ffi::OsString;
 use std::os::unix::ffi::{OsStrExt, OsStringExt};
@@ -20,6 +22,9 @@ pub const SENSOR_PATH: &str = "/.rslim/sensor";
 /// the one PID 1 runs: the kernel resolves /proc/1/exe only for a process that
 /// holds every capability PID 1 holds, and the app has lost CAP_SYS_ADMIN.
 pub const SENSOR_EXE: &str = "/proc/1/exe";
+/// Where the controller uploads the key that seals the findings (see
+/// [`seal`]); the sensor removes it before the app starts.
+pub const KEY_PATH: &str = "/.rslim/key";
 /// Where the controller uploads the [`SensorConfig`] as JSON.
 pub const CONFIG_PATH: &str = "/.rslim/config.json";
 /// Where the sensor leaves the [`Findings`] as JSON before it exits.

@@ -309,7 +309,7 @@ fn answer_one(listener: RawFd, traced: &mut Traced) {
     };
     // Failure means the caller is gone: nothing to answer.
     unsafe { libc::ioctl(listener, libc::SECCOMP_IOCTL_NOTIF_SEND, &response) };
-    let Some(path) = path.filter(|_| still_valid) else {
+    let Some(path) = path.filter(|_| still_valid).map(|p| normalize(&p)) else {
         return;
     };
     if is_worth_keeping(&path) {
@@ -319,6 +319,31 @@ fn answer_one(listener: RawFd, traced: &mut Traced) {
             traced.paths.insert(path);
         }
     }
+}
+
+/// `path` with `.`, `..` and repeated slashes removed lexically, as the
+/// controller would read it anyway (it resolves symlinks in the image).
+/// Findings carry no `..`: the controller refuses any as tampering.
+pub fn normalize(path: &[u8]) -> Vec<u8> {
+    let mut parts: Vec<&[u8]> = Vec::new();
+    for part in path.split(|&b| b == b'/') {
+        match part {
+            b"" | b"." => {}
+            b".." => {
+                parts.pop();
+            }
+            name => parts.push(name),
+        }
+    }
+    let mut normal = Vec::with_capacity(path.len());
+    for part in parts {
+        normal.push(b'/');
+        normal.extend_from_slice(part);
+    }
+    if normal.is_empty() {
+        normal.push(b'/');
+    }
+    normal
 }
 
 /// Pseudo filesystems and rslim's own directory are not the image's.
@@ -399,6 +424,13 @@ mod tests {
     use nix::sys::wait::{waitpid, WaitStatus};
     use nix::unistd::{fork, ForkResult};
     use std::ffi::CString;
+
+    #[test]
+    fn recorded_paths_carry_no_dots() {
+        assert_eq!(normalize(b"/usr/bin/../lib//x/./y"), b"/usr/lib/x/y");
+        assert_eq!(normalize(b"/../.."), b"/");
+        assert_eq!(normalize(b"/srv/app/"), b"/srv/app");
+    }
 
     #[test]
     fn the_paths_of_pseudo_filesystems_are_not_kept() {

@@ -16,7 +16,8 @@ mod watch;
 
 use confine::Confinement;
 use rslim_sensor::{
-    AppOutcome, ExecRequest, Findings, SensorConfig, WirePath, CONFIG_PATH, FINDINGS_PATH,
+    seal, AppOutcome, ExecRequest, Findings, SensorConfig, WirePath, CONFIG_PATH, FINDINGS_PATH,
+    KEY_PATH,
 };
 use std::collections::BTreeSet;
 use std::io::Write;
@@ -104,10 +105,23 @@ fn to_wire(paths: BTreeSet<Vec<u8>>) -> Vec<WirePath> {
     paths.into_iter().map(WirePath::from_bytes).collect()
 }
 
+/// The key the findings are sealed with, read once and removed before the
+/// app starts (see `rslim_sensor::seal`). Without one (a hand-made config)
+/// the findings are sealed with an empty key, which rslim refuses.
+static SEAL_KEY: std::sync::OnceLock<Vec<u8>> = std::sync::OnceLock::new();
+
+fn take_seal_key() {
+    let key = std::fs::read(KEY_PATH).unwrap_or_default();
+    let _ = std::fs::remove_file(KEY_PATH);
+    let _ = SEAL_KEY.set(key);
+}
+
 fn write_findings(findings: &Findings) -> std::io::Result<()> {
     let temporary = format!("{FINDINGS_PATH}.tmp");
+    let json = serde_json::to_vec(findings)?;
+    let key = SEAL_KEY.get().map(Vec::as_slice).unwrap_or_default();
     let mut file = std::fs::File::create(&temporary)?;
-    serde_json::to_writer(&mut file, findings)?;
+    file.write_all(&seal::seal(key, &json))?;
     file.flush()?;
     drop(file);
     std::fs::rename(&temporary, FINDINGS_PATH)
@@ -140,6 +154,7 @@ fn not_started(error: String, mark: &str, mut errors: Vec<String>, code: i32) ->
 
 fn run() -> i32 {
     let started = Instant::now();
+    take_seal_key();
     let config = match read_config() {
         Ok(config) => config,
         Err(e) => return not_started(e, "none", vec![], SENSOR_FAILED),

@@ -7,7 +7,9 @@ use serde::Serialize;
 
 use crate::cli::XrayArgs;
 use crate::error::{ExitKind, FailWith, Failure, Result};
-use crate::image::ImageArchive;
+use crate::image::source::archive_failure;
+use crate::image::transport::ImageSource;
+use crate::image::{ImageArchive, Platform};
 use crate::xray::{self, compare, render, source, Analysis, Comparison, Options, Timings};
 
 /// The `--json` document: the analysis, plus the comparison when asked for.
@@ -30,13 +32,14 @@ pub fn run(args: XrayArgs) -> Result<ExitCode> {
         .fail_with(ExitKind::Internal)?;
     let options = Options { top: args.top };
 
+    let platform = args.platform.clone().unwrap_or_else(Platform::host);
     let started = std::time::Instant::now();
     let (archive, name) = match (&args.archive, &args.image) {
-        (Some(path), _) => (source::open_archive(path)?, path.display().to_string()),
-        (None, Some(image)) => (
-            runtime.block_on(source::export_from_daemon(image))?,
-            image.clone(),
+        (Some(path), _) => (
+            source::open_archive(path, &platform)?,
+            path.display().to_string(),
         ),
+        (None, Some(image)) => (open_image(&runtime, image, &platform)?, image.clone()),
         (None, None) => {
             return Err(Failure::msg(
                 ExitKind::Usage,
@@ -45,15 +48,19 @@ pub fn run(args: XrayArgs) -> Result<ExitCode> {
         }
     };
     let export_ms = started.elapsed().as_millis() as u64;
-    let mut fat = xray::xray(&archive, &name, &options)?;
+    // Digests of an archive the user gave are checked as its layers stream.
+    let mut fat = xray::xray(&archive, &name, &options).map_err(archive_failure)?;
     fat.timings.export = export_ms;
     let timings = args.timings.then_some(fat.timings);
     drop(archive);
 
     let comparison = match &args.compare {
         Some(other) => {
-            let slim_archive = open_image(&runtime, other)?;
-            let slim = xray::xray(&slim_archive, other, &options)?;
+            let slim_archive = match Path::new(other).is_file() {
+                true => source::open_archive(Path::new(other), &platform)?,
+                false => open_image(&runtime, other, &platform)?,
+            };
+            let slim = xray::xray(&slim_archive, other, &options).map_err(archive_failure)?;
             Some(compare::compare(
                 (&name, other),
                 &fat.merged,
@@ -92,12 +99,19 @@ pub fn run(args: XrayArgs) -> Result<ExitCode> {
     }
 }
 
-/// `--compare` takes an image name, or an archive file when such a file exists.
-fn open_image(runtime: &tokio::runtime::Runtime, name: &str) -> Result<ImageArchive> {
-    let path = Path::new(name);
-    if path.is_file() {
-        source::open_archive(path)
-    } else {
-        runtime.block_on(source::export_from_daemon(name))
+/// An engine image, or an archive named with its transport
+/// (`docker-archive:PATH`, `oci-archive:PATH`, `oci:DIR`). `--compare` also
+/// takes a plain archive path when such a file exists.
+fn open_image(
+    runtime: &tokio::runtime::Runtime,
+    name: &str,
+    platform: &Platform,
+) -> Result<ImageArchive> {
+    let image: ImageSource = name
+        .parse()
+        .map_err(|e: String| Failure::msg(ExitKind::Usage, e))?;
+    match source::open_source(&image, platform)? {
+        Some(archive) => Ok(archive),
+        None => runtime.block_on(source::export_from_daemon(name)),
     }
 }

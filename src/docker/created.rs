@@ -52,8 +52,24 @@ impl CreatedContainers {
             )
         };
         for name in &all {
-            if let Err(e) = docker.remove_container(name).await {
-                eprintln!("rslim: warning: could not remove container {name}: {e}; remove it with `docker rm -fv {name}`");
+            let deadline = Instant::now() + IN_FLIGHT_WAIT;
+            loop {
+                match docker.remove_container(name).await {
+                    Ok(()) => break,
+                    // The build's own background removal is under way: wait
+                    // until it is done, so that nothing (and no image it
+                    // holds) is still there when rslim exits.
+                    Err(e)
+                        if e.to_string().contains("already in progress")
+                            && Instant::now() < deadline =>
+                    {
+                        tokio::time::sleep(Duration::from_millis(100)).await
+                    }
+                    Err(e) => {
+                        eprintln!("rslim: warning: could not remove container {name}: {e}; remove it with `docker rm -fv {name}`");
+                        break;
+                    }
+                }
             }
         }
         let deadline = Instant::now() + IN_FLIGHT_WAIT;

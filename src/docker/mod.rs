@@ -1,6 +1,8 @@
 //! The Docker Engine API, behind one small type with just the calls rslim
 //! makes. Every daemon error is turned into a [`Failure`] with the exit code
-//! the user should see; nothing else in rslim touches bollard.
+//! the user should see; nothing else in rslim touches bollard. The engine
+//! behind it is Docker or Podman's compatible service ([`engine`]); where
+//! Podman answers differently, the call handles it ([`podman`]).
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -21,7 +23,12 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use crate::error::{ExitKind, FailWith, Failure, Result};
 
 mod created;
+pub mod engine;
+mod images;
+mod podman;
 pub use created::CreatedContainers;
+pub use engine::{choose_engine, Engine, EngineKind};
+pub use images::{CreatedImages, TEMP_REPOSITORY};
 
 /// Label put on every container rslim creates, so leftovers are findable.
 pub const OWNER_LABEL: &str = "io.rslim.owner";
@@ -29,6 +36,7 @@ pub const OWNER_LABEL: &str = "io.rslim.owner";
 #[derive(Clone)]
 pub struct Docker {
     api: bollard::Docker,
+    engine: Engine,
 }
 
 /// What rslim asks of a profiling (or verification) container.
@@ -46,38 +54,107 @@ pub struct ContainerSpec {
 }
 
 impl Docker {
-    /// Connects as the docker CLI would (DOCKER_HOST, else the local socket)
-    /// and checks that the daemon answers.
+    /// Connects to the engine `--engine` and the environment name
+    /// ([`engine::find_endpoint`]: DOCKER_HOST, CONTAINER_HOST, the local
+    /// sockets), checks that it answers and finds out which engine it is.
     pub async fn connect() -> Result<Docker> {
-        let unreachable = |e: bollard::errors::Error| {
-            let host = std::env::var("DOCKER_HOST")
-                .unwrap_or_else(|_| "unix:///var/run/docker.sock".into());
+        let endpoint = engine::find_endpoint(engine::chosen_engine(), &engine::HostEnv::current())?;
+        let unreachable = |e: &dyn std::fmt::Display| {
+            let (what, hint) = match endpoint.likely_kind() {
+                EngineKind::Docker => ("the Docker daemon", "is dockerd running?"),
+                EngineKind::Podman => (
+                    "the Podman service",
+                    "is `podman system service` running? `systemctl enable --now podman.socket` starts it",
+                ),
+            };
             Failure::msg(
                 ExitKind::DaemonUnreachable,
-                format!("cannot reach the Docker daemon at {host}: {e} (is dockerd running?)"),
+                format!(
+                    "cannot reach {what} at {} (from {}): {e} ({hint})",
+                    endpoint.host, endpoint.chosen_by
+                ),
             )
         };
-        let api = bollard::Docker::connect_with_defaults()
-            .map_err(unreachable)?
+        let api = bollard::Docker::connect_with_host(&endpoint.host)
+            .map_err(|e| unreachable(&e))?
             .with_timeout(Duration::from_secs(600));
         match tokio::time::timeout(Duration::from_secs(10), api.ping()).await {
-            Ok(Ok(_)) => Ok(Docker { api }),
-            Ok(Err(e)) => Err(unreachable(e)),
-            Err(_) => Err(Failure::msg(
-                ExitKind::DaemonUnreachable,
-                "the Docker daemon did not answer within 10 s",
-            )),
+            Ok(Ok(_)) => {}
+            Ok(Err(e)) => return Err(unreachable(&e)),
+            Err(_) => return Err(unreachable(&"no answer within 10 s")),
+        }
+        let kind = engine::identify(&api, &endpoint.host).await;
+        if let Some(wanted) = endpoint.wanted.filter(|&w| w != kind) {
+            return Err(Failure::msg(
+                ExitKind::Usage,
+                format!(
+                    "--engine {}, but {} (from {}) is served by {kind}: drop --engine or \
+                     point {} at {wanted}",
+                    wanted.to_string().to_lowercase(),
+                    endpoint.host,
+                    endpoint.chosen_by,
+                    match wanted {
+                        EngineKind::Docker => "DOCKER_HOST",
+                        EngineKind::Podman => "CONTAINER_HOST",
+                    }
+                ),
+            ));
+        }
+        let engine = Engine {
+            kind,
+            host: endpoint.host,
+        };
+        Ok(Docker { api, engine })
+    }
+
+    /// The engine behind the API.
+    pub fn engine(&self) -> &Engine {
+        &self.engine
+    }
+
+    /// Fails when the engine's containers live in a user namespace (rootless
+    /// Podman or Docker, Docker's userns-remap): CAP_SYS_ADMIN there is not
+    /// CAP_SYS_ADMIN in the host's namespace, which fanotify needs. Creating
+    /// a container with SYS_ADMIN checks this; a caller may check earlier.
+    pub async fn check_host_sys_admin(&self) -> Result<()> {
+        let how = match self.engine.kind {
+            EngineKind::Podman => engine::podman_is_rootless(&self.engine.host)
+                .await
+                .unwrap_or(false)
+                .then_some("rootless Podman"),
+            EngineKind::Docker => {
+                let options = match self.api.info().await {
+                    Ok(info) => info.security_options.unwrap_or_default(),
+                    Err(e) => return Err(api_failure("cannot read the daemon's info".into(), e)),
+                };
+                let has = |name: &str| options.iter().any(|o| o.split(',').any(|kv| kv == name));
+                if has("name=rootless") {
+                    Some("rootless Docker")
+                } else if has("name=userns") {
+                    Some("Docker with userns-remap")
+                } else {
+                    None
+                }
+            }
+        };
+        match how {
+            Some(how) => Err(engine::user_namespace_failure(&self.engine, how)),
+            None => Ok(()),
         }
     }
 
     pub async fn inspect_image(&self, image: &str) -> Result<ImageInspect> {
-        self.api.inspect_image(image).await.map_err(|e| match status(&e) {
+        let mut inspect = self.api.inspect_image(image).await.map_err(|e| match status(&e) {
             Some(404) => Failure::msg(
                 ExitKind::ImageNotFound,
                 format!("image {image} is not present locally (build or pull it first, or pass --pull)"),
             ),
             _ => api_failure(format!("cannot inspect image {image}"), e),
-        })
+        })?;
+        if self.engine.kind == EngineKind::Podman {
+            self.complete_podman_inspect(&mut inspect).await?;
+        }
+        Ok(inspect)
     }
 
     pub async fn pull_image(&self, image: &str) -> Result<()> {
@@ -146,7 +223,12 @@ impl Docker {
             .map_err(|e| api_failure(format!("cannot tag {image} as {reference}"), e))
     }
 
+    /// Creates a container. One that asks for CAP_SYS_ADMIN (the sensor's)
+    /// is refused up front when the engine cannot give it for real.
     pub async fn create_container(&self, spec: &ContainerSpec) -> Result<String> {
+        if spec.cap_add.iter().any(|cap| cap == "SYS_ADMIN") {
+            self.check_host_sys_admin().await?;
+        }
         let mut bindings = HashMap::new();
         let mut exposed = Vec::new();
         for port in &spec.publish_tcp {
@@ -237,9 +319,19 @@ impl Docker {
         match self.api.kill_container(container, Some(options)).await {
             // 409: it is not running any more, which is what we wanted.
             Err(e) if status(&e) == Some(409) => Ok(()),
+            // Podman says so with a 500 ("container state improper").
+            Err(e) if status(&e) == Some(500) && !self.is_running(container).await => Ok(()),
             other => {
                 other.map_err(|e| api_failure("cannot signal the profiling container".into(), e))
             }
+        }
+    }
+
+    async fn is_running(&self, container: &str) -> bool {
+        match self.api.inspect_container(container, None).await {
+            Ok(inspect) => inspect.state.and_then(|s| s.running).unwrap_or(false),
+            // Gone, or unreadable: certainly not signalled by us now.
+            Err(_) => false,
         }
     }
 
@@ -313,6 +405,33 @@ impl Docker {
             .await
             .map_err(|e| api_failure(format!("cannot copy {path} out of the container"), e))?;
         Ok(chunks.concat())
+    }
+
+    /// Like [`Docker::download`], but gives up once the archive exceeds
+    /// `max_bytes`: what the container holds may be hostile and huge.
+    pub async fn download_capped(
+        &self,
+        container: &str,
+        path: &str,
+        max_bytes: u64,
+    ) -> Result<Vec<u8>> {
+        let options = DownloadFromContainerOptionsBuilder::default()
+            .path(path)
+            .build();
+        let mut stream = self.api.download_from_container(container, Some(options));
+        let mut bytes = Vec::new();
+        while let Some(chunk) = stream.next().await {
+            let chunk = chunk
+                .map_err(|e| api_failure(format!("cannot copy {path} out of the container"), e))?;
+            if (bytes.len() + chunk.len()) as u64 > max_bytes {
+                return Err(Failure::msg(
+                    ExitKind::SensorFailed,
+                    format!("{path} in the container is larger than {max_bytes} bytes"),
+                ));
+            }
+            bytes.extend_from_slice(&chunk);
+        }
+        Ok(bytes)
     }
 
     /// Runs `cmd` in the running container as `user`; returns (exit code, stdout+stderr).

@@ -1,18 +1,28 @@
 //! Reading an image through `docker export` of a container that never ran.
 //!
-//! That is the image's layers as Docker merges them, read in one stream,
-//! about twice as fast as `docker save`. Docker adds one thing: the "init
-//! layer" every container gets, which creates a few files and directories
-//! with the container's creation time. They would make two builds of the
-//! same image differ, and none of them comes from the image, so they are
-//! undone here.
+//! That is the image's layers as the engine merges them, read in one stream,
+//! about twice as fast as `docker save`. What the engine adds for every
+//! container is undone here, so the view depends on the image alone and is
+//! the same whichever engine exported it:
+//!
+//! - Docker's "init layer" creates a few files and the directories missing
+//!   from the image, and touches their parents, with the container's
+//!   creation time; it would make two builds of the same image differ.
+//! - Podman's export of a never-started container has no such layer: its
+//!   `/etc/hosts`, `/etc/hostname`, `/etc/resolv.conf` and `/run/.containerenv`
+//!   are bind-mounted at run time, over the image's own copies. So the same
+//!   files are dropped, and the directories Docker's init layer would have
+//!   created are added as Docker creates them (0755 root, here with the
+//!   image's creation time).
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
+use super::node::{Node, NodeKind, NodeMeta};
 use super::RootFs;
 
-/// Files Docker's init layer creates; at run time Docker mounts or creates
-/// them again, so the image's own copy (if any) never shows.
+/// Files the engines put into every container: Docker's init layer creates
+/// them, Podman mounts its own over them at run time, so the image's copy
+/// (if any) never shows.
 pub const INIT_LAYER_FILES: &[&str] = &[
     "/.dockerenv",
     "/dev/console",
@@ -20,21 +30,35 @@ pub const INIT_LAYER_FILES: &[&str] = &[
     "/etc/hosts",
     "/etc/mtab",
     "/etc/resolv.conf",
+    "/run/.containerenv",
 ];
 
-/// Directories Docker's init layer creates (or re-creates over the image's).
+/// Directories Docker's init layer creates when the image lacks them (and
+/// touches when it creates something inside).
 pub const INIT_LAYER_DIRS: &[&str] = &["/dev", "/dev/pts", "/dev/shm", "/etc", "/proc", "/sys"];
 
-/// Removes the init layer's files and gives its directories a fixed
-/// modification time (the image's creation time), so the view depends on
-/// the image alone.
+/// Removes the init layer's files, adds its directories where the image has
+/// none, and gives those directories a fixed modification time (the image's
+/// creation time), so the view depends on the image alone.
 pub fn undo_init_layer(rootfs: &mut RootFs, image_created: u64) {
     for file in INIT_LAYER_FILES {
         rootfs.forget(Path::new(file));
     }
     for dir in INIT_LAYER_DIRS {
-        if let Some(node) = rootfs.get_mut(Path::new(dir)) {
-            node.meta.mtime = image_created;
+        match rootfs.get_mut(Path::new(dir)) {
+            Some(node) => node.meta.mtime = image_created,
+            None => rootfs.insert(Node {
+                path: PathBuf::from(dir),
+                kind: NodeKind::Dir,
+                meta: NodeMeta {
+                    mode: 0o755,
+                    uid: 0,
+                    gid: 0,
+                    mtime: image_created,
+                    xattrs: Vec::new(),
+                },
+                content: None,
+            }),
         }
     }
 }
@@ -84,6 +108,62 @@ fn days_from_civil(year: i64, month: i64, day: i64) -> i64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::image::test_archive::{layer_tar, Entry};
+    use crate::image::ImageArchive;
+
+    /// `export` of a container of an image created at 2026-11-26T16:40:55Z.
+    fn exported(entries: &[Entry]) -> RootFs {
+        use std::io::Write;
+        let mut file = tempfile::tempfile().unwrap();
+        file.write_all(&layer_tar(entries)).unwrap();
+        let config = br#"{"created": "2026-11-26T16:40:55Z", "config": {"Cmd": ["sh"]}}"#;
+        let archive = ImageArchive::from_flat_export(file, config.to_vec()).unwrap();
+        RootFs::build(&archive).unwrap()
+    }
+
+    const CREATED: u64 = 1_795_711_255;
+
+    #[test]
+    fn docker_and_podman_exports_of_one_image_give_one_view() {
+        // Docker: the init layer's files and directories, with the container's time.
+        let docker = exported(&[
+            Entry::File(".dockerenv", b""),
+            Entry::Dir("dev", 0o755),
+            Entry::File("dev/console", b""),
+            Entry::Dir("dev/pts", 0o755),
+            Entry::Dir("dev/shm", 0o755),
+            Entry::Dir("etc", 0o755),
+            Entry::File("etc/hostname", b""),
+            Entry::File("etc/hosts", b""),
+            Entry::Symlink("etc/mtab", "/proc/mounts"),
+            Entry::File("etc/passwd", b"root:x:0:0::/root:/bin/sh\n"),
+            Entry::File("etc/resolv.conf", b""),
+            Entry::Dir("proc", 0o755),
+            Entry::Dir("sys", 0o755),
+        ]);
+        // Podman: the image as it is, its own hostname and resolv.conf included.
+        let podman = exported(&[
+            Entry::Dir("dev", 0o755),
+            Entry::Dir("etc", 0o755),
+            Entry::File("etc/hostname", b"vm\n"),
+            Entry::File("etc/passwd", b"root:x:0:0::/root:/bin/sh\n"),
+            Entry::File("etc/resolv.conf", b"nameserver 10.0.2.3\n"),
+            Entry::Dir("proc", 0o755),
+            Entry::Dir("sys", 0o755),
+        ]);
+        let view = |rootfs: &RootFs| -> Vec<(PathBuf, NodeMeta)> {
+            rootfs
+                .nodes()
+                .map(|n| (n.path.clone(), n.meta.clone()))
+                .collect()
+        };
+        assert_eq!(view(&docker), view(&podman));
+        let pts = podman.get(Path::new("/dev/pts")).expect("/dev/pts added");
+        assert!(pts.is_dir());
+        assert_eq!((pts.meta.mode, pts.meta.mtime), (0o755, CREATED));
+        assert!(podman.get(Path::new("/etc/hostname")).is_none());
+        assert!(podman.get(Path::new("/etc/passwd")).is_some());
+    }
 
     #[test]
     fn parses_docker_timestamps() {

@@ -2,7 +2,7 @@
 //! conventions: `.wh.NAME` deletes NAME from the layers below, and
 //! `.wh..wh..opq` hides everything below in its directory.
 
-use std::io::{self, Read};
+use std::io::{self, Read, Write};
 use std::path::{Component, Path, PathBuf};
 
 use anyhow::Context;
@@ -10,6 +10,7 @@ use tar::EntryType;
 
 use super::archive::{Compression, ImageArchive};
 use super::node::{NodeKind, NodeMeta};
+use super::verify;
 
 const WHITEOUT_PREFIX: &str = ".wh.";
 const OPAQUE_MARKER: &str = ".wh..wh..opq";
@@ -48,21 +49,80 @@ impl LayerEntry {
 }
 
 /// Calls `visit` for each entry of layer `index`, in tar order, with a reader
-/// of the entry's data. Uncompressed layers skip unread data with seeks.
+/// of the entry's data. The first read of a layer of a checked archive reads
+/// it whole, so its digests are checked (and a mismatch fails the visit);
+/// after that, and for unchecked archives, uncompressed layers skip unread
+/// data with seeks.
 pub fn visit_layer(
     archive: &ImageArchive,
     index: usize,
     visit: &mut dyn FnMut(&LayerEntry, &mut dyn Read) -> io::Result<()>,
 ) -> anyhow::Result<()> {
-    let name = &archive.layers[index].name;
-    let result = if archive.layers[index].compression == Compression::None {
-        let mut tar = tar::Archive::new(archive.layer_blob(index));
-        visit_entries(tar.entries_with_seek()?, visit)
-    } else {
-        let mut tar = tar::Archive::new(archive.layer_stream(index)?);
-        visit_entries(tar.entries()?, visit)
-    };
-    result.with_context(|| format!("cannot read layer {} ({name})", index + 1))
+    visit_layer_into(archive, index, None, visit)
+}
+
+/// [`visit_layer`], also copying the uncompressed tar into `copy` as it is
+/// read (one pass gives the entries and a random-access copy).
+pub fn visit_layer_into(
+    archive: &ImageArchive,
+    index: usize,
+    copy: Option<&mut dyn Write>,
+    visit: &mut dyn FnMut(&LayerEntry, &mut dyn Read) -> io::Result<()>,
+) -> anyhow::Result<()> {
+    let blob = &archive.layers[index];
+    let what = format!("layer {} ({})", index + 1, blob.name);
+    let mut host_error = None;
+    let result =
+        if copy.is_none() && blob.compression == Compression::None && !archive.needs_check(index) {
+            let mut tar = tar::Archive::new(archive.layer_blob(index));
+            tar.entries_with_seek()
+                .and_then(|entries| visit_entries(entries, visit))
+        } else {
+            let mut stream = Tee {
+                inner: archive.layer_stream(index).with_context(|| what.clone())?,
+                copy,
+                failed: &mut host_error,
+            };
+            let visited = tar::Archive::new(&mut stream)
+                .entries()
+                .and_then(|entries| visit_entries(entries, visit));
+            // Read past the end-of-archive blocks, so the digests get checked.
+            visited.and_then(|()| verify::drain(&mut stream).map(drop))
+        };
+    if let Some(error) = host_error {
+        return Err(anyhow::Error::new(error).context(format!("cannot copy {what} to a temp file")));
+    }
+    match result {
+        Ok(()) => {
+            archive.mark_checked(index);
+            Ok(())
+        }
+        // What the user gave is at fault; what the engine gave is our problem.
+        Err(error) if archive.verifies() => Err(verify::invalid(format!("{what}: {error}"))),
+        Err(error) => Err(anyhow::Error::new(error).context(format!("cannot read {what}"))),
+    }
+}
+
+/// Passes reads through, copying them to `copy`; a failed copy (a host
+/// problem, such as a full disk) is kept apart from the archive's own errors.
+struct Tee<'a, 'w> {
+    inner: Box<dyn Read + Send>,
+    copy: Option<&'w mut dyn Write>,
+    failed: &'a mut Option<io::Error>,
+}
+
+impl Read for Tee<'_, '_> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        if let Some(copy) = self.copy.as_mut() {
+            if let Err(error) = copy.write_all(&buf[..n]) {
+                let message = error.to_string();
+                *self.failed = Some(error);
+                return Err(io::Error::other(message));
+            }
+        }
+        Ok(n)
+    }
 }
 
 fn visit_entries<R: Read>(
@@ -79,7 +139,9 @@ fn visit_entries<R: Read>(
 }
 
 fn decode_entry<R: Read>(entry: &mut tar::Entry<'_, R>) -> io::Result<Option<LayerEntry>> {
-    let path = normalize_tar_path(&entry.path()?);
+    let raw = entry.path()?;
+    refuse_breakout(&raw, "entry")?;
+    let path = normalize_tar_path(&raw);
     let Some(file_name) = path.file_name().map(|n| n.as_encoded_bytes().to_vec()) else {
         return Ok(None); // the root itself: layers carry no meaning for it
     };
@@ -115,9 +177,13 @@ fn decode_entry<R: Read>(entry: &mut tar::Entry<'_, R>) -> io::Result<Option<Lay
                     .map(|l| l.into_owned())
                     .unwrap_or_default(),
             }),
-            EntryType::Link => EntryKind::Hardlink {
-                target: normalize_tar_path(&entry.link_name()?.unwrap_or_default()),
-            },
+            EntryType::Link => {
+                let target = entry.link_name()?.unwrap_or_default();
+                refuse_breakout(&target, "hard link target")?;
+                EntryKind::Hardlink {
+                    target: normalize_tar_path(&target),
+                }
+            }
             EntryType::Char => EntryKind::Node(NodeKind::CharDevice {
                 major: header.device_major()?.unwrap_or(0),
                 minor: header.device_minor()?.unwrap_or(0),
@@ -172,6 +238,28 @@ fn read_meta<R: Read>(entry: &mut tar::Entry<'_, R>) -> io::Result<NodeMeta> {
         meta.xattrs.sort();
     }
     Ok(meta)
+}
+
+/// Refuses a name whose `..` climbs above the layer's root, as Docker's
+/// unpacker does ("is outside of"): such a layer cannot be loaded. (An
+/// absolute name is joined onto the root, as Docker does too.)
+fn refuse_breakout(name: &Path, what: &str) -> io::Result<()> {
+    let mut depth = 0usize;
+    for component in name.components() {
+        match component {
+            Component::Normal(_) => depth += 1,
+            Component::ParentDir if depth == 0 => {
+                return Err(verify::invalid_io(format!(
+                    "{what} {:?} climbs out of the image root with '..'",
+                    name.display()
+                )))
+            }
+            Component::ParentDir => depth -= 1,
+            Component::RootDir => depth = 0,
+            Component::CurDir | Component::Prefix(_) => {}
+        }
+    }
+    Ok(())
 }
 
 /// `./usr/bin/`, `usr/bin` and `/usr//bin` all become `/usr/bin`; `..` never

@@ -14,7 +14,7 @@ use anyhow::Context;
 
 use super::archive::{BlobReader, Compression, ImageArchive};
 use super::export;
-use super::layer::{visit_layer, LayerEntry};
+use super::layer::{visit_layer, visit_layer_into, LayerEntry};
 use super::node::{ContentRef, ContentSource, Node, NodeKind};
 use super::overlay::{self, LayerObserver, OverlayValue};
 use crate::resolve::tree::FsTree;
@@ -42,12 +42,38 @@ impl RootFs {
             layers: Vec::with_capacity(archive.layers.len()),
         };
         for index in 0..archive.layers.len() {
-            rootfs.layers.push(random_access_bytes(archive, index)?);
             let mut entries = Vec::new();
-            visit_layer(archive, index, &mut |entry, _| {
+            let mut collect = |entry: &LayerEntry, _: &mut dyn Read| {
                 entries.push(entry.clone());
                 Ok(())
-            })?;
+            };
+            let blob = &archive.layers[index];
+            let bytes = if blob.compression == Compression::None {
+                visit_layer(archive, index, &mut collect)?;
+                LayerBytes {
+                    file: archive.layer_blob_file(index),
+                    offset: blob.offset,
+                    len: blob.stored_size,
+                }
+            } else {
+                // One pass: the entries, and a decompressed copy to read
+                // files from at random later.
+                let spool = tempfile::tempfile()
+                    .context("cannot create a temp file to decompress a layer")?;
+                let mut spool = io::BufWriter::with_capacity(256 << 10, spool);
+                visit_layer_into(archive, index, Some(&mut spool), &mut collect)?;
+                let spool = spool
+                    .into_inner()
+                    .map_err(|e| e.into_error())
+                    .context("cannot write a decompressed layer to a temp file")?;
+                let len = spool.metadata()?.len();
+                LayerBytes {
+                    file: Arc::new(spool),
+                    offset: 0,
+                    len,
+                }
+            };
+            rootfs.layers.push(bytes);
             overlay::apply_layer(&mut rootfs.nodes, &entries, &mut NodeMaker { layer: index });
         }
         if archive.container_export {
@@ -73,6 +99,11 @@ impl RootFs {
     /// Drops `path` from the view (see [`super::export`]).
     pub(super) fn forget(&mut self, path: &Path) {
         self.nodes.remove(path);
+    }
+
+    /// Adds `node` to the view (see [`super::export`]).
+    pub(super) fn insert(&mut self, node: Node) {
+        self.nodes.insert(node.path.clone(), node);
     }
 
     pub(super) fn get_mut(&mut self, path: &Path) -> Option<&mut Node> {
@@ -140,30 +171,6 @@ impl LayerObserver<Node> for NodeMaker {
             ..target.clone()
         })
     }
-}
-
-fn random_access_bytes(archive: &ImageArchive, index: usize) -> anyhow::Result<LayerBytes> {
-    let blob = &archive.layers[index];
-    if blob.compression == Compression::None {
-        return Ok(LayerBytes {
-            file: archive_file(archive),
-            offset: blob.offset,
-            len: blob.stored_size,
-        });
-    }
-    let mut spool =
-        tempfile::tempfile().context("cannot create a temp file to decompress a layer")?;
-    let len = io::copy(&mut archive.layer_stream(index)?, &mut spool)
-        .with_context(|| format!("cannot decompress layer {}", blob.name))?;
-    Ok(LayerBytes {
-        file: Arc::new(spool),
-        offset: 0,
-        len,
-    })
-}
-
-fn archive_file(archive: &ImageArchive) -> Arc<File> {
-    archive.shared_file()
 }
 
 impl ContentSource for RootFs {

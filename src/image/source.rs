@@ -9,13 +9,64 @@ use std::path::Path;
 
 use anyhow::Context;
 
-use super::ImageArchive;
+use super::archive::{Format, Selection};
+use super::transport::ImageSource;
+use super::{verify, ImageArchive, Platform};
 use crate::docker::{ContainerSpec, CreatedContainers, Docker};
-use crate::error::{ExitKind, FailWith, Result};
+use crate::error::{ExitKind, FailWith, Failure, Result};
 
-/// A docker-save or OCI archive file.
-pub fn open_archive(path: &Path) -> Result<ImageArchive> {
-    ImageArchive::open(path).fail_with(ExitKind::Usage)
+/// A docker-save or OCI archive file (`--archive`), checked against itself,
+/// for `platform` when it holds several.
+pub fn open_archive(path: &Path, platform: &Platform) -> Result<ImageArchive> {
+    let selection = Selection {
+        platform: platform.clone(),
+        ..Selection::default()
+    };
+    must_exist(path)?;
+    ImageArchive::open_file(path, &selection).map_err(archive_failure)
+}
+
+/// An image given as `docker-archive:`, `oci-archive:` or `oci:`; `None`
+/// for an engine image.
+pub fn open_source(source: &ImageSource, platform: &Platform) -> Result<Option<ImageArchive>> {
+    let selection = |format, reference: &Option<String>| Selection {
+        format,
+        reference: reference.clone(),
+        platform: platform.clone(),
+        verify: true,
+    };
+    let opened = match source {
+        ImageSource::Engine(_) => return Ok(None),
+        ImageSource::DockerArchive { path, reference } => {
+            must_exist(path)?;
+            ImageArchive::open_file(path, &selection(Format::DockerSave, reference))
+        }
+        ImageSource::OciArchive { path, reference } => {
+            must_exist(path)?;
+            ImageArchive::open_file(path, &selection(Format::Oci, reference))
+        }
+        ImageSource::OciLayout { dir, reference } => {
+            must_exist(dir)?;
+            ImageArchive::open_layout(dir, &selection(Format::Oci, reference))
+        }
+    };
+    opened.map(Some).map_err(archive_failure)
+}
+
+/// The failure for an error reading an archive the user gave: exit 11 when
+/// the archive is at fault, 1 when the host is.
+pub fn archive_failure(error: anyhow::Error) -> Failure {
+    Failure::new(verify::exit_kind(&error), error)
+}
+
+fn must_exist(path: &Path) -> Result<()> {
+    match path.symlink_metadata() {
+        Ok(_) => Ok(()),
+        Err(e) => Err(Failure::msg(
+            ExitKind::Usage,
+            format!("cannot read {}: {e}", path.display()),
+        )),
+    }
 }
 
 /// `docker save IMAGE`: the config and every layer.

@@ -180,10 +180,12 @@ fn append_dir<W: Write>(builder: &mut Builder<W>, name: &[u8]) -> io::Result<()>
     append_entry(builder, &spec, io::empty())
 }
 
-/// Root-owned, epoch mtime: nothing about the host or the clock leaks in.
+/// Root-owned, mtime 0 (or `SOURCE_DATE_EPOCH`): nothing about the host or
+/// the clock leaks in.
 fn fixed_meta(mode: u32) -> NodeMeta {
     NodeMeta {
         mode,
+        mtime: super::epoch::chosen_mtime(),
         ..NodeMeta::default()
     }
 }

@@ -74,6 +74,17 @@ pub fn slim_config(
     Value::Object(slim)
 }
 
+/// Sets the config's `created` and its history entry's to `created` (an
+/// RFC 3339 time): `SOURCE_DATE_EPOCH` replaces the original's time.
+pub fn set_created(config: &mut Value, created: &str) {
+    config["created"] = json!(created);
+    if let Some(history) = config["history"].as_array_mut() {
+        for entry in history {
+            entry["created"] = json!(created);
+        }
+    }
+}
+
 /// sha256 hex of the serialized config: the image ID `docker load` reports.
 pub fn config_digest(config_bytes: &[u8]) -> String {
     sha256_hex(config_bytes)

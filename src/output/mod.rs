@@ -4,13 +4,18 @@
 pub mod archive;
 pub mod config;
 pub mod digest;
+pub mod epoch;
 pub mod layer;
+pub mod layout;
 pub mod oci;
+pub mod registry;
 mod tar_header;
 
 pub use archive::write_docker_archive;
 pub use config::{config_digest, slim_config};
 pub use layer::{write_layer, LayerSummary};
+pub use layout::{write_oci_archive, write_oci_dir, LayoutNames};
+pub use oci::OciImage;
 
 #[cfg(test)]
 mod e2e_tests;

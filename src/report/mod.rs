@@ -92,6 +92,20 @@ pub struct SensorSummary {
     pub app_exit: String,
 }
 
+/// One place the slim image was written to.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct OutputRecord {
+    /// `docker`, `docker-archive`, `oci-archive` or `oci`.
+    pub kind: String,
+    /// The file or directory written; for `docker`, the tags loaded.
+    pub location: String,
+    /// What identifies the image there: the image ID (config digest) for
+    /// `docker` and `docker-archive`, the manifest digest for the OCI forms.
+    pub digest: String,
+    /// The image ID (`sha256:` of the config), the same for every output.
+    pub image_id: String,
+}
+
 #[derive(Debug, Clone, Serialize)]
 pub struct BuildReport {
     pub source_image: String,
@@ -99,6 +113,8 @@ pub struct BuildReport {
     pub slim_id: String,
     pub slim_tags: Vec<String>,
     pub layer_digest: String,
+    /// Every output written, in the order given (`--output`).
+    pub outputs: Vec<OutputRecord>,
     pub original_bytes: u64,
     pub slim_bytes: u64,
     /// original_bytes / slim_bytes
@@ -148,6 +164,7 @@ const RULE_REASONS: &[Reason] = &[
     Reason::Python,
     Reason::Node,
     Reason::Perl,
+    Reason::Ruby,
     Reason::Jvm,
     Reason::Go,
     Reason::Glibc,
@@ -172,11 +189,16 @@ impl BuildReport {
             self.files_kept,
             self.paths_kept
         );
-        text += &format!(
-            "rslim: wrote {} ({})\n",
-            self.slim_tags.join(", "),
-            short_id(&self.slim_id)
-        );
+        for output in &self.outputs {
+            let id = match output.digest == output.image_id {
+                true => short_id(&output.digest).to_string(),
+                false => format!("manifest {}", output.digest),
+            };
+            text += &match output.kind.as_str() {
+                "docker" => format!("rslim: wrote {} ({id})\n", output.location),
+                kind => format!("rslim: wrote {kind}:{} ({id})\n", output.location),
+            };
+        }
         text += &format!(
             "rslim: time {:.2}s (rslim's own {:.2}s): {}\n",
             self.total_ms as f64 / 1000.0,

@@ -86,6 +86,8 @@ pub struct LibraryResolver<'t> {
     infos: RefCell<HashMap<PathBuf, Option<Rc<ElfInfo>>>>,
     /// Candidate path → where it leads and the ELF class/machine there.
     candidates: RefCell<HashMap<PathBuf, Option<Candidate>>>,
+    /// Real paths of the directories the loader searches by name, built on first use.
+    search_dirs: RefCell<Option<std::collections::HashSet<PathBuf>>>,
 }
 
 impl<'t> LibraryResolver<'t> {
@@ -118,6 +120,7 @@ impl<'t> LibraryResolver<'t> {
             multiarch,
             infos: RefCell::default(),
             candidates: RefCell::default(),
+            search_dirs: RefCell::default(),
         }
     }
 
@@ -268,6 +271,36 @@ impl<'t> LibraryResolver<'t> {
             return Some(found);
         }
         in_dirs(&mut default_dirs(class64, machine).into_iter())
+    }
+
+    /// Whether real directory `dir` is one the loader searches for a bare
+    /// name: a directory of the cache, of ld.so.conf, or a default one.
+    /// A shared object opened from anywhere else was loaded by path.
+    pub fn is_search_dir(&self, dir: &Path) -> bool {
+        let default = (dir == Path::new("/usr/lib")
+            || dir == Path::new("/lib")
+            || dir == Path::new("/usr/lib64")
+            || dir == Path::new("/lib64"))
+            || dir
+                .parent()
+                .is_some_and(|p| p == Path::new("/usr/lib") || p == Path::new("/lib"))
+                && dir
+                    .file_name()
+                    .is_some_and(|n| n.to_string_lossy().contains("-linux-"));
+        if default {
+            return true;
+        }
+        let mut known = self.search_dirs.borrow_mut();
+        let known = known.get_or_insert_with(|| {
+            self.cache
+                .entries
+                .iter()
+                .filter_map(|entry| entry.path.parent().map(Path::to_path_buf))
+                .chain(self.conf_dirs.iter().cloned())
+                .filter_map(|d| resolve(self.tree, &d).map(|found| found.path))
+                .collect()
+        });
+        known.contains(dir)
     }
 
     /// Where the loader finds `soname` for a `dlopen` by name from a process of

@@ -67,6 +67,8 @@ pub enum Reason {
     DataSet,
     /// Perl's `use`/`require` closure.
     Perl,
+    /// Ruby's `require` closure, with the gems it uses.
+    Ruby,
 }
 
 /// What the sensor recorded, as paths inside the container.
@@ -94,6 +96,7 @@ fn all_rules() -> Vec<Box<dyn RuntimeRule>> {
         Box::new(super::python::PythonRule::default()),
         Box::new(super::node::NodeRule::default()),
         Box::new(super::perl::PerlRule::default()),
+        Box::new(super::ruby::RubyRule::default()),
         Box::new(super::jvm::JvmRule::default()),
         Box::new(super::golang::GoRule::default()),
         Box::new(super::glibc::GlibcRule::default()),
@@ -301,11 +304,13 @@ pub fn keep_set(
         .into_iter()
         .filter(|rule| !options.disabled_rules.contains(rule.name()))
         .collect();
+    let observed: BTreeSet<PathBuf> = touched.iter().cloned().collect();
     let context = RuleContext {
         tree,
         run,
         packages: &packages,
         libraries: &libraries,
+        observed: &observed,
     };
     // Needs and rules alternate until a round adds nothing: an extension
     // module found by an import closure needs its libraries, and so on.
@@ -330,6 +335,8 @@ pub fn keep_set(
             }
         }
     }
+    keep.notes
+        .extend(rules.iter().flat_map(|rule| rule.notes()));
     keep.fresh.clear();
     // Last, once everything else is in: directories for the app to write in,
     // the parents of everything, then every symlink that leads to a kept path

@@ -15,6 +15,7 @@ pub mod packages;
 pub mod pathwalk;
 pub mod perl;
 pub mod python;
+pub mod ruby;
 pub mod rules;
 pub mod script;
 pub mod tls;

@@ -3,10 +3,10 @@
 //! which profiling never loaded. For every kept Perl file (`.pl`, `.pm`,
 //! `.cgi`, or a `#!` naming perl) the module names it loads are read without
 //! running anything, and found in `@INC` as perl would: `Foo::Bar` is
-//! `Foo/Bar.pm`, its XS part `auto/Foo/Bar/`. A module's own directory
-//! (`Foo/Bar/`) comes with it: Perl libraries load their submodules by
-//! computed names (`DateTime::TimeZone` loads a module per zone, `Encode`
-//! one per encoding family), which no reader can follow.
+//! `Foo/Bar.pm`, its XS part the files in `auto/Foo/Bar/`. A module's own
+//! directory (`Foo/Bar/`) comes with it: Perl libraries load their
+//! submodules by computed names (`DateTime::TimeZone` loads a module per
+//! zone, `Encode` one per encoding family), which no reader can follow.
 //!
 //! Statements are found with a line scanner, not a Perl parser (only perl
 //! parses Perl): `use`, `no` and `require` at the start of a statement
@@ -310,25 +310,30 @@ impl PerlRule {
                 .is_some_and(|f| matches!(cx.tree.kind(&f.path), Some(NodeKind::File { .. })))
             {
                 wants.push(Want::Path(candidate));
-                for extra in [dir.join(stem), dir.join("auto").join(stem)] {
-                    if resolve(cx.tree, &extra).is_some() {
-                        wants.push(Want::Tree(extra));
-                    }
+                let own_dir = dir.join(stem);
+                if resolve(cx.tree, &own_dir).is_some() {
+                    wants.push(Want::Tree(own_dir));
                 }
                 break;
             }
         }
-        // The XS part may sit in an arch directory other than the .pm's.
-        if !wants
+        // The XS part (`auto/Foo/Bar/Bar.so`, `.bs`, autosplit `.al` files),
+        // possibly in another @INC directory than the .pm: the files of this
+        // module only. Its submodules' parts are theirs: `Encode`'s
+        // `auto/Encode/JP/` (2.7 MB) is needed only when `Encode::JP` is
+        // loaded, which the data-set rule sees (docs/runtime-rules.md).
+        if let Some(auto) = inc
             .iter()
-            .any(|w| matches!(w, Want::Tree(p) if p.to_string_lossy().contains("/auto/")))
+            .map(|dir| dir.join("auto").join(stem))
+            .find_map(|auto| resolve(cx.tree, &auto))
         {
-            if let Some(auto) = inc
-                .iter()
-                .map(|dir| dir.join("auto").join(stem))
-                .find(|auto| resolve(cx.tree, auto).is_some())
-            {
-                wants.push(Want::Tree(auto));
+            for entry in cx.tree.list(&auto.path) {
+                if matches!(
+                    cx.tree.kind(&entry),
+                    Some(NodeKind::File { .. } | NodeKind::Symlink { .. })
+                ) {
+                    wants.push(Want::Path(entry));
+                }
             }
         }
         wants
@@ -475,7 +480,7 @@ use After::End;
         let wants = rule.expand(&fixture.context(), &["/srv/app/app.pl".into()]);
         for expected in [
             Want::Path(format!("{arch}/Digest/SHA.pm").into()),
-            Want::Tree(format!("{arch}/auto/Digest/SHA").into()),
+            Want::Path(format!("{arch}/auto/Digest/SHA/SHA.so").into()),
             Want::Path(format!("{share}/JSON/PP.pm").into()),
             Want::Tree(format!("{share}/JSON/PP").into()),
             Want::Path("/srv/app/util.pl".into()),

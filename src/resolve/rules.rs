@@ -10,6 +10,7 @@
 //! nothing: a Python extension module found by the import closure needs its
 //! shared libraries, a JVM's native library needs its own, and so on.
 
+use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
 use super::closure::LibraryResolver;
@@ -40,6 +41,10 @@ pub struct RuleContext<'a> {
     pub packages: &'a PackageDb,
     /// Parsed ELF files, shared with the library closure so each file is parsed once.
     pub libraries: &'a LibraryResolver<'a>,
+    /// Real paths the app was seen to open, run, list or look up while
+    /// profiled (not what rules or closures added): a data set is kept whole
+    /// only when the app itself used one of its files.
+    pub observed: &'a BTreeSet<PathBuf>,
 }
 
 impl RuleContext<'_> {
@@ -63,6 +68,11 @@ pub trait RuntimeRule {
     /// may keep state between calls (what it has already looked at), and must
     /// be deterministic: the same tree and batches give the same answer.
     fn expand(&mut self, cx: &RuleContext, newly: &[PathBuf]) -> Vec<Want>;
+
+    /// What the user should know once the rounds are over (what a cap left out).
+    fn notes(&self) -> Vec<String> {
+        Vec::new()
+    }
 }
 
 #[cfg(test)]
@@ -77,6 +87,8 @@ pub mod test_support {
         pub run: RunConfig,
         pub packages: PackageDb,
         pub libraries: LibraryResolver<'static>,
+        /// What the app was seen to use (empty unless a test sets it).
+        pub observed: BTreeSet<PathBuf>,
     }
 
     impl Fixture {
@@ -86,6 +98,7 @@ pub mod test_support {
                 run: &self.run,
                 packages: &self.packages,
                 libraries: &self.libraries,
+                observed: &self.observed,
             }
         }
     }
@@ -103,6 +116,7 @@ pub mod test_support {
             libraries: LibraryResolver::new(tree, run.env_var("LD_LIBRARY_PATH")),
             packages: PackageDb::load(tree),
             run,
+            observed: BTreeSet::new(),
         }
     }
 

@@ -7,7 +7,8 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use rslim_sensor::{
-    Findings, SensorConfig, CONFIG_PATH, FINDINGS_PATH, SENSOR_DIR, SENSOR_EXE, SENSOR_PATH,
+    Findings, SensorConfig, CONFIG_PATH, FINDINGS_PATH, KEY_PATH, SENSOR_DIR, SENSOR_EXE,
+    SENSOR_PATH,
 };
 
 use super::embedded::sensor_binary;
@@ -40,6 +41,8 @@ pub struct ProfilingContainer {
     pub ports: Vec<(u16, u16)>,
     /// The image sets HOME: commands run through the sensor keep it.
     image_sets_home: bool,
+    /// The key the sensor seals its findings with (see `rslim_sensor::seal`).
+    seal_key: Vec<u8>,
 }
 
 impl ProfilingContainer {
@@ -82,12 +85,16 @@ impl ProfilingContainer {
             image_sets_home: run.env_var("HOME").is_some(),
             trace_lookups: options.trace_lookups,
         };
-        docker.upload_tar(&id, sensor_tar(&sensor_config)?).await?;
+        let seal_key = new_seal_key()?;
+        docker
+            .upload_tar(&id, sensor_tar(&sensor_config, &seal_key)?)
+            .await?;
         Ok(ProfilingContainer {
             id,
             name: name.to_string(),
             ports: Vec::new(),
             image_sets_home: sensor_config.image_sets_home,
+            seal_key,
         })
     }
 
@@ -210,37 +217,112 @@ impl ProfilingContainer {
         }
     }
 
+    /// The sensor's findings, if they are there and sealed with this
+    /// container's key: the app may have written or altered the file.
     pub async fn findings(&self, docker: &Docker) -> Result<Findings> {
         let tar = docker
-            .download(&self.id, FINDINGS_PATH)
+            .download_capped(&self.id, FINDINGS_PATH, MAX_FINDINGS_BYTES + 64 * 1024)
             .await
             .map_err(|e| {
                 Failure::msg(
                     ExitKind::SensorFailed,
-                    format!("the sensor left no findings ({e}); was it killed?"),
+                    format!("the sensor left no usable findings ({e}); was it killed?"),
                 )
             })?;
-        let mut archive = tar::Archive::new(tar.as_slice());
-        for entry in archive.entries().fail_with(ExitKind::SensorFailed)? {
-            let mut entry = entry.fail_with(ExitKind::SensorFailed)?;
-            if entry.header().entry_type().is_file() {
-                return serde_json::from_reader(&mut entry).map_err(|e| {
-                    Failure::msg(
-                        ExitKind::SensorFailed,
-                        format!("the sensor's findings are unreadable: {e}"),
-                    )
-                });
-            }
-        }
-        Err(Failure::msg(
-            ExitKind::SensorFailed,
-            "the sensor's findings archive is empty",
-        ))
+        read_findings(&tar, &self.seal_key)
     }
 }
 
-/// `/.rslim/sensor` and `/.rslim/config.json` as a tar to extract at `/`.
-fn sensor_tar(config: &SensorConfig) -> Result<Vec<u8>> {
+/// Findings larger than this are refused (a real run writes a few MB at most:
+/// the sensor keeps at most 200,000 looked-up paths).
+pub const MAX_FINDINGS_BYTES: u64 = 32 << 20;
+/// More paths than this in all of the findings' lists cannot be a real run.
+const MAX_FINDINGS_PATHS: usize = 1_000_000;
+
+fn tampered(why: impl std::fmt::Display) -> Failure {
+    Failure::msg(
+        ExitKind::SensorFailed,
+        format!(
+            "the sensor's findings {why}; the app may have tampered with them, so nothing \
+             was kept"
+        ),
+    )
+}
+
+/// Reads the findings out of the archive API's tar: one regular file, at
+/// most [`MAX_FINDINGS_BYTES`], sealed with `key`, whose paths are absolute
+/// and free of `..`.
+pub fn read_findings(tar: &[u8], key: &[u8]) -> Result<Findings> {
+    use std::io::Read;
+    let mut archive = tar::Archive::new(tar);
+    let mut entries = archive
+        .entries()
+        .map_err(|e| tampered(format_args!("are not a tar archive ({e})")))?;
+    let mut entry = entries
+        .next()
+        .ok_or_else(|| tampered("archive is empty"))?
+        .map_err(|e| tampered(format_args!("are unreadable ({e})")))?;
+    if !entry.header().entry_type().is_file() {
+        return Err(tampered("are not a regular file"));
+    }
+    if entry.size() > MAX_FINDINGS_BYTES {
+        return Err(tampered(format_args!(
+            "are {} bytes, over the {MAX_FINDINGS_BYTES}-byte limit",
+            entry.size()
+        )));
+    }
+    let mut sealed = Vec::with_capacity(entry.size() as usize);
+    (&mut entry)
+        .take(MAX_FINDINGS_BYTES)
+        .read_to_end(&mut sealed)
+        .map_err(|e| tampered(format_args!("are unreadable ({e})")))?;
+    let json = rslim_sensor::seal::open(key, &sealed)
+        .ok_or_else(|| tampered("are not sealed with this run's key"))?;
+    let findings: Findings = serde_json::from_slice(json)
+        .map_err(|e| tampered(format_args!("are not findings ({e})")))?;
+    let lists = [
+        &findings.files,
+        &findings.dirs,
+        &findings.executed,
+        &findings.looked_up,
+    ];
+    if lists.iter().map(|list| list.len()).sum::<usize>() > MAX_FINDINGS_PATHS {
+        return Err(tampered("hold implausibly many paths"));
+    }
+    let bad_path = |path: &rslim_sensor::WirePath| {
+        let path = path.to_path_buf();
+        !path.is_absolute()
+            || path
+                .components()
+                .any(|c| matches!(c, std::path::Component::ParentDir))
+    };
+    if let Some(path) = lists
+        .iter()
+        .flat_map(|list| list.iter())
+        .find(|p| bad_path(p))
+    {
+        return Err(tampered(format_args!(
+            "name a path that is not absolute and plain: {:?}",
+            path.to_path_buf()
+        )));
+    }
+    Ok(findings)
+}
+
+/// A fresh random key for sealing one run's findings.
+fn new_seal_key() -> Result<Vec<u8>> {
+    use std::io::Read;
+    let mut key = vec![0u8; rslim_sensor::seal::KEY_BYTES];
+    std::fs::File::open("/dev/urandom")
+        .and_then(|mut random| random.read_exact(&mut key))
+        .fail_with(ExitKind::Internal)?;
+    Ok(key)
+}
+
+/// `/.rslim/sensor`, `/.rslim/config.json` and the seal key (readable by
+/// root only, and removed by the sensor before the app starts) as a tar to
+/// extract at `/`.
+fn sensor_tar(config: &SensorConfig, key: &[u8]) -> Result<Vec<u8>> {
     let config_json = serde_json::to_vec(config).fail_with(ExitKind::Internal)?;
     let mut builder = tar::Builder::new(Vec::new());
     let mut add =
@@ -258,6 +340,7 @@ fn sensor_tar(config: &SensorConfig) -> Result<Vec<u8>> {
     add(SENSOR_PATH, 0o755, tar::EntryType::Regular, sensor_binary())
         .fail_with(ExitKind::Internal)?;
     add(CONFIG_PATH, 0o644, tar::EntryType::Regular, &config_json).fail_with(ExitKind::Internal)?;
+    add(KEY_PATH, 0o400, tar::EntryType::Regular, key).fail_with(ExitKind::Internal)?;
     builder.into_inner().fail_with(ExitKind::Internal)
 }
 
@@ -284,8 +367,86 @@ pub fn healthcheck_argv(config: &serde_json::Value) -> Option<Vec<String>> {
 
 #[cfg(test)]
 mod tests {
-    use super::healthcheck_argv;
+    use super::{healthcheck_argv, read_findings, MAX_FINDINGS_BYTES};
+    use rslim_sensor::seal::seal;
     use serde_json::json;
+
+    fn findings_json(files: &[&str]) -> Vec<u8> {
+        serde_json::to_vec(&json!({
+            "files": files, "dirs": [], "executed": [], "pids": [], "events": 1,
+            "overflows": 0, "mark": "filesystem", "stop_requested": true,
+            "app": {"outcome": "exited", "code": 0}, "errors": []
+        }))
+        .unwrap()
+    }
+
+    fn tar_of(kind: tar::EntryType, data: &[u8], claimed_size: Option<u64>) -> Vec<u8> {
+        let mut builder = tar::Builder::new(Vec::new());
+        let mut header = tar::Header::new_gnu();
+        header.set_entry_type(kind);
+        header.set_mode(0o644);
+        header.set_size(data.len() as u64);
+        if kind == tar::EntryType::Symlink {
+            header.set_size(0);
+            builder
+                .append_link(&mut header, "findings.json", "/etc/shadow")
+                .unwrap();
+        } else {
+            builder
+                .append_data(&mut header, "findings.json", data)
+                .unwrap();
+        }
+        let mut bytes = builder.into_inner().unwrap();
+        if let Some(size) = claimed_size {
+            // Rewrite the size field (octal, 12 bytes at 124) and its checksum.
+            let mut header = tar::Header::new_gnu();
+            header.as_mut_bytes().copy_from_slice(&bytes[..512]);
+            header.set_size(size);
+            header.set_cksum();
+            bytes[..512].copy_from_slice(header.as_bytes());
+        }
+        bytes
+    }
+
+    #[test]
+    fn only_sealed_plain_findings_are_accepted() {
+        let key = [3u8; 32];
+        let good = findings_json(&["/etc/os-release"]);
+        let accepted = read_findings(
+            &tar_of(tar::EntryType::Regular, &seal(&key, &good), None),
+            &key,
+        )
+        .unwrap();
+        assert_eq!(accepted.files.len(), 1);
+        let refused = |tar: Vec<u8>, why: &str| {
+            let error = read_findings(&tar, &key).unwrap_err().to_string();
+            assert!(error.contains(why), "{error}");
+            assert!(error.contains("tampered"), "{error}");
+        };
+        // Written by the app without the key, or with another one.
+        refused(tar_of(tar::EntryType::Regular, &good, None), "not sealed");
+        refused(
+            tar_of(tar::EntryType::Regular, &seal(&[4u8; 32], &good), None),
+            "not sealed",
+        );
+        refused(
+            tar_of(tar::EntryType::Symlink, b"", None),
+            "not a regular file",
+        );
+        refused(
+            tar_of(tar::EntryType::Regular, b"x", Some(MAX_FINDINGS_BYTES + 1)),
+            "over the",
+        );
+        // Sealed, but not plain absolute paths: refused all the same.
+        for bad in ["etc/passwd", "/srv/../../etc/shadow"] {
+            let json = findings_json(&[bad]);
+            refused(
+                tar_of(tar::EntryType::Regular, &seal(&key, &json), None),
+                "not absolute and plain",
+            );
+        }
+        refused(Vec::new(), "archive is empty");
+    }
 
     #[test]
     fn reads_healthcheck_commands() {

@@ -5,7 +5,7 @@ use crate::docker::Docker;
 use crate::error::{ExitKind, Failure, Result};
 use crate::image::ImageArchive;
 
-pub use crate::image::source::open_archive;
+pub use crate::image::source::{open_archive, open_source};
 
 /// Exports `name` from the daemon (honouring DOCKER_HOST) and opens it.
 pub async fn export_from_daemon(name: &str) -> Result<ImageArchive> {

@@ -9,7 +9,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use crate::cli::BuildArgs;
-use crate::docker::{split_reference, CreatedContainers, Docker};
+use crate::docker::{split_reference, CreatedContainers, CreatedImages, Docker};
 use crate::error::{ExitKind, FailWith, Failure, Result};
 use crate::image::ImageConfig;
 use crate::probe::plan::Plan;
@@ -22,12 +22,16 @@ use crate::sensor::{ProfilingContainer, ProfilingOptions};
 use crate::verify::{ran_to_its_end, verify, VerifyRequest};
 
 mod continue_after;
+mod input;
 mod original;
 mod outcome;
+mod outputs;
 mod write;
 
-use original::{config_document, read_original, AbortOnDrop, Original};
+use original::{read_original, AbortOnDrop, Original};
 use outcome::{check_outcome, describe_outcome, observed_paths, with_logs};
+use outputs::Outputs;
+pub use write::SlimFiles;
 
 pub use continue_after::ContinueAfter;
 
@@ -53,6 +57,14 @@ pub fn run(args: BuildArgs) -> Result<ExitCode> {
         Some(text) => Some(ContinueAfter::parse(text).fail_with(ExitKind::Usage)?),
         None => None,
     };
+    crate::output::epoch::source_date_epoch().map_err(|e| Failure::msg(ExitKind::Usage, e))?;
+    // Output paths fail here, before the engine is even asked.
+    let outputs = Outputs::new(&args.outputs)?;
+    outputs.check()?;
+    for reference in &args.push {
+        crate::output::registry::Reference::parse(reference)
+            .map_err(|e| Failure::msg(ExitKind::Usage, format!("--push {reference}: {e}")))?;
+    }
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -61,14 +73,21 @@ pub fn run(args: BuildArgs) -> Result<ExitCode> {
     runtime.block_on(async move {
         let docker = Docker::connect().await?;
         let created = CreatedContainers::default();
+        let images = CreatedImages::default();
+        let cleanup = Cleanup {
+            containers: &created,
+            images: &images,
+        };
         let outcome = tokio::select! {
-            outcome = build(&docker, &args, continue_after, &created) => outcome,
+            outcome = build(&docker, &args, continue_after, &outputs, &cleanup) => outcome,
             signal = interrupted() => Err(Failure::msg(
                 ExitKind::Interrupted,
                 format!("interrupted by {signal}; removed what rslim had created"),
             )),
         };
+        // Containers first: an image a container still uses cannot go.
         created.remove_all(&docker).await;
+        images.remove_all(&docker).await;
         let report = outcome?;
         eprint!("{}", report.summary());
         if let Some(path) = &args.report {
@@ -81,24 +100,25 @@ pub fn run(args: BuildArgs) -> Result<ExitCode> {
     })
 }
 
+/// What every exit path removes: containers, and temporary image tags.
+struct Cleanup<'a> {
+    containers: &'a CreatedContainers,
+    images: &'a CreatedImages,
+}
+
 async fn build(
     docker: &Docker,
     args: &BuildArgs,
     continue_after: Option<ContinueAfter>,
-    created: &CreatedContainers,
+    outputs: &Outputs,
+    cleanup: &Cleanup<'_>,
 ) -> Result<BuildReport> {
+    let created = cleanup.containers;
     let mut stages = Stages::new();
     stages.begin("inspect", format_args!("inspecting {}", args.image));
-    let inspect = match docker.inspect_image(&args.image).await {
-        Err(e) if e.kind == ExitKind::ImageNotFound && args.pull => {
-            docker.pull_image(&args.image).await?;
-            docker.inspect_image(&args.image).await?
-        }
-        other => other?,
-    };
-    let image_id = inspect.id.clone().unwrap_or_default();
-    let config_bytes = config_document(&inspect)?;
-    let config = ImageConfig::parse(&config_bytes).fail_with(ExitKind::Internal)?;
+    let mut input = input::open(docker, args).await?;
+    let image_id = input.image_id.clone();
+    let config = ImageConfig::parse(&input.config_bytes).fail_with(ExitKind::Internal)?;
     if config.run.argv().is_empty() {
         return Err(Failure::msg(
             ExitKind::ImageNotRunnable,
@@ -112,13 +132,44 @@ async fn build(
     // Bad probe files fail here, before anything is created.
     let plan = Plan::load(&args.plan_sources(), &ports)?;
     // Read the original filesystem while the app runs; aborted if we fail first.
+    let original_source = std::mem::replace(
+        &mut input.original,
+        original::OriginalSource::Export {
+            image_id: String::new(),
+            config_bytes: Vec::new(),
+        },
+    );
     let mut export = AbortOnDrop(tokio::spawn(read_original(
         docker.clone(),
-        image_id.clone(),
-        args.archive.clone(),
-        config_bytes,
+        original_source,
         created.clone(),
     )));
+    let mut checked_original = None;
+    if let Some(archive) = input.to_load.clone() {
+        stages.begin(
+            "load",
+            "loading the image into the engine under a temporary tag and checking the archive",
+        );
+        match input::load(docker, cleanup.images, archive).await {
+            Ok(inspect) => input.inspect = Some(inspect),
+            Err(failure) if failure.kind == ExitKind::InvalidArchive => return Err(failure),
+            Err(failure) => {
+                // When the engine refuses an archive, the reader's account
+                // of what is wrong with it says more.
+                let read = tokio::time::timeout(Duration::from_secs(30), &mut export.0).await;
+                if let Ok(Ok(Err(bad))) = read {
+                    if bad.kind == ExitKind::InvalidArchive {
+                        return Err(bad);
+                    }
+                }
+                return Err(failure);
+            }
+        }
+        // Nothing from an archive runs before all of it checked out: the
+        // engine loads some layers rslim refuses (Docker 20.10 takes `../`).
+        checked_original = Some((&mut export.0).await.fail_with(ExitKind::Internal)??);
+    }
+    let inspect = input.inspect.clone().expect("the image is in the engine");
     let continue_after = continue_after.unwrap_or(if ports.is_empty() {
         ContinueAfter::Exit
     } else {
@@ -199,7 +250,10 @@ async fn build(
     });
 
     stages.begin("export", "waiting for the image export");
-    let original = (&mut export.0).await.fail_with(ExitKind::Internal)??;
+    let original = match checked_original {
+        Some(original) => original,
+        None => (&mut export.0).await.fail_with(ExitKind::Internal)??,
+    };
 
     stages.begin("resolve", "resolving the files to keep");
     let observed = observed_paths(&findings);
@@ -218,17 +272,29 @@ async fn build(
     .fail_with(ExitKind::Internal)?;
 
     stages.begin("write", "writing the slim image");
-    let tags = slim_tags(
-        args,
-        &inspect.repo_tags.clone().unwrap_or_default(),
-        &image_id,
-    );
-    let source = format!("{}@{}", args.image, image_id);
-    let written = write::write_and_load(docker, original, &keep, &tags, &source).await?;
+    let tags = slim_tags(args, &input.repo_tags, &image_id);
+    let source = match input.label_name.is_empty() {
+        true => image_id.clone(),
+        false => format!("{}@{}", input.label_name, image_id),
+    };
+    let request = write::WriteRequest {
+        tags: &tags,
+        source: &source,
+        outputs,
+        need_engine: plan.verify,
+    };
+    let written = write::write(docker, cleanup.images, original, &keep, &request).await?;
     stages.end();
     removal.await.fail_with(ExitKind::Internal)??;
 
-    let slim = docker.inspect_image(&written.image_id).await?;
+    let slim_bytes = match &written.in_engine {
+        Some(_) => {
+            let slim = docker.inspect_image(&written.image_id).await?;
+            slim.size.unwrap_or(0).max(0) as u64
+        }
+        // Not in the engine: what it would count, the files' bytes.
+        None => written.file_bytes,
+    };
     let verification = if plan.verify {
         stages.begin(
             "verify",
@@ -236,7 +302,7 @@ async fn build(
         );
         let request = VerifyRequest {
             original_image: &image_id,
-            slim_image: tags.first().map_or(&written.image_id, |t| t),
+            slim_image: written.in_engine.as_deref().unwrap_or(&written.image_id),
             config: &config,
             recorded: &recorded,
             verify_only: &plan.verify_only,
@@ -250,8 +316,14 @@ async fn build(
     } else {
         None
     };
+    // Only a verified image goes to a registry when verification was asked for.
+    let mut outputs_written = written.outputs;
+    if !args.push.is_empty() && verification.as_ref().is_none_or(|v| v.passed) {
+        stages.begin("push", format_args!("pushing to {}", args.push.join(", ")));
+        outputs_written.extend(push(&written.slim, args).await?);
+        stages.end();
+    }
     let original_bytes = inspect.size.unwrap_or(0).max(0) as u64;
-    let slim_bytes = slim.size.unwrap_or(0).max(0) as u64;
     notes.extend(keep.notes.iter().cloned());
     notes.extend(findings.errors.iter().map(|e| format!("sensor: {e}")));
     if findings.lookups_dropped > 0 {
@@ -275,6 +347,7 @@ async fn build(
         slim_id: written.image_id,
         slim_tags: tags,
         layer_digest: written.layer_digest,
+        outputs: outputs_written,
         original_bytes,
         slim_bytes,
         reduction: original_bytes as f64 / slim_bytes.max(1) as f64,
@@ -309,6 +382,29 @@ async fn build(
         kept_by_reason: crate::report::totals_by_reason(&written.kept),
         kept: written.kept,
     })
+}
+
+/// Pushes the slim image to every `--push` reference; one record each.
+async fn push(
+    slim: &write::SlimFiles,
+    args: &BuildArgs,
+) -> Result<Vec<crate::report::OutputRecord>> {
+    let image = slim.oci_image().fail_with(ExitKind::OutputFailed)?;
+    let options = crate::output::registry::PushOptions {
+        insecure_registries: args.insecure_registries.clone(),
+        ..Default::default()
+    };
+    let mut records = Vec::new();
+    for reference in &args.push {
+        let outcome = crate::output::registry::push(image, reference, &options).await?;
+        records.push(crate::report::OutputRecord {
+            kind: "registry".into(),
+            location: outcome.reference,
+            digest: outcome.manifest_digest,
+            image_id: slim.image_id.clone(),
+        });
+    }
+    Ok(records)
 }
 
 /// The running profiling container, as the probes see it.
@@ -347,16 +443,24 @@ fn probe_banner(ports: &[u16], http: bool, until: ContinueAfter) -> String {
 }
 
 /// `--tag` values, else `<repo>.slim:<tag>` of the name the user gave (or
-/// of the image's first tag when given an id).
+/// of the image's first tag when given an id or an archive).
 fn slim_tags(args: &BuildArgs, repo_tags: &[String], image_id: &str) -> Vec<String> {
     if !args.tags.is_empty() {
         return args.tags.clone();
     }
-    let by_id = image_id.ends_with(args.image.trim_start_matches("sha256:"));
+    let from_archive = !args
+        .image
+        .parse::<crate::image::transport::ImageSource>()
+        .is_ok_and(|source| source.is_engine());
+    let by_id = from_archive || image_id.ends_with(args.image.trim_start_matches("sha256:"));
     let reference = match repo_tags.first() {
         Some(tag) if by_id => tag.as_str(),
         _ => args.image.as_str(),
     };
+    // An OCI layout may name its image by a bare ref (`oci:DIR:v1`): a tag, not a repository.
+    if from_archive && !reference.contains(['/', ':']) && !reference.is_empty() {
+        return vec![format!("rslim-slim:{reference}")];
+    }
     let (repo, tag) = split_reference(reference);
     if by_id && repo_tags.is_empty() {
         return vec![format!("rslim-slim:{}", crate::report::short_id(image_id))];

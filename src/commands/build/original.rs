@@ -1,45 +1,59 @@
 //! The original image's filesystem, read in the background while the app
 //! is profiled (see docs/design.md, "Reading the original filesystem").
 
-use std::path::PathBuf;
+use std::sync::Arc;
 
 use crate::docker::{CreatedContainers, Docker};
-use crate::error::{ExitKind, FailWith, Result};
-use crate::image::{source, ImageArchive, RootFs};
+use crate::error::{ExitKind, FailWith, Failure, Result};
+use crate::image::{source, verify, ImageArchive, RootFs};
 use crate::sensor::container::container_name;
 
 /// The original image, exported and indexed.
 pub struct Original {
-    pub archive: ImageArchive,
+    pub archive: Arc<ImageArchive>,
     pub rootfs: RootFs,
 }
 
-/// Reads the original image's filesystem: `docker export` of a container
-/// created from the image and never started (see [`source`]), or the given
-/// archive; then indexes it.
+/// Where the original filesystem is read from.
+pub enum OriginalSource {
+    /// `docker export` of a container created from the image and never
+    /// started (see [`source`]); `config_bytes` is the image's config document.
+    Export {
+        image_id: String,
+        config_bytes: Vec<u8>,
+    },
+    /// An archive the user gave (`--archive`, or the image itself given as
+    /// an archive); its digests are checked as its layers are read.
+    Archive(Arc<ImageArchive>),
+}
+
+/// Reads and indexes the original image's filesystem.
 pub async fn read_original(
     docker: Docker,
-    image_id: String,
-    archive: Option<PathBuf>,
-    config_bytes: Vec<u8>,
+    from: OriginalSource,
     created: CreatedContainers,
 ) -> Result<Original> {
-    let archive = match archive {
-        Some(path) => tokio::task::spawn_blocking(move || source::open_archive(&path))
-            .await
-            .fail_with(ExitKind::Internal)??,
-        None => {
+    let archive = match from {
+        OriginalSource::Archive(archive) => archive,
+        OriginalSource::Export {
+            image_id,
+            config_bytes,
+        } => {
             let name = container_name("export");
-            source::export_from_daemon(&docker, &created, name, &image_id, config_bytes).await?
+            Arc::new(
+                source::export_from_daemon(&docker, &created, name, &image_id, config_bytes)
+                    .await?,
+            )
         }
     };
-    tokio::task::spawn_blocking(move || {
-        let rootfs = RootFs::build(&archive)?;
-        anyhow::Ok(Original { archive, rootfs })
+    tokio::task::spawn_blocking(move || match RootFs::build(&archive) {
+        Ok(rootfs) => Ok(Original { archive, rootfs }),
+        // A bad archive the user gave is theirs to fix (exit 11); a bad
+        // export from the engine is not.
+        Err(error) => Err(Failure::new(verify::exit_kind(&error), error)),
     })
     .await
     .fail_with(ExitKind::Internal)?
-    .fail_with(ExitKind::Internal)
 }
 
 /// Aborts a background task when the build ends before awaiting it.

@@ -5,6 +5,9 @@ use std::process::Command;
 use super::synthetic::{elf, Spec};
 use super::tests::Image;
 use super::*;
+use std::collections::BTreeSet;
+
+static NOTHING_OBSERVED: BTreeSet<PathBuf> = BTreeSet::new();
 use crate::image::config::RunConfig;
 use crate::resolve::closure::LibraryResolver;
 use crate::resolve::packages::PackageDb;
@@ -21,6 +24,7 @@ fn context<'a>(
         run,
         packages,
         libraries,
+        observed: &NOTHING_OBSERVED,
     }
 }
 

@@ -126,6 +126,7 @@ fn host_node_modules_agree_with_nodes_own_parser_and_resolver() {
         run: &run,
         packages: &packages,
         libraries: &libraries,
+        observed: &Default::default(),
     };
     let folders = Folders::of(&cx);
     let mut manifests = Manifests::default();

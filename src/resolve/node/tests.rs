@@ -39,6 +39,7 @@ fn expand_with(rule: &mut NodeRule, root: &Path, run: &RunConfig, newly: &[&str]
         run,
         packages: &packages,
         libraries: &libraries,
+        observed: &Default::default(),
     };
     let newly: Vec<PathBuf> = newly.iter().map(PathBuf::from).collect();
     rule.expand(&cx, &newly)

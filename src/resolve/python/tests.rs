@@ -776,7 +776,9 @@ fn closure_of_http_server_over_the_host_standard_library() {
             .map(|p| p.to_str().unwrap())
             .collect::<Vec<_>>(),
     );
-    assert!(took.as_secs_f64() < 2.0, "took {took:?}");
+    // A guard against a runaway closure, not a benchmark: CI machines are
+    // loaded, and this takes about 0.35 s in a debug build here.
+    assert!(took.as_secs_f64() < 30.0, "took {took:?}");
 }
 
 #[test]
