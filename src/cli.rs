@@ -9,9 +9,15 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 #[command(
     name = "rslim",
     version,
-    about = "Make container images minimal, and prove they still work"
+    about = "Make container images minimal, and prove they still work",
+    propagate_version = true,
+    after_long_help = crate::error::ExitKind::table()
 )]
 pub struct Cli {
+    /// Print only errors on stderr: no progress, no summary, no warnings
+    #[arg(long, short, global = true)]
+    pub quiet: bool,
+
     /// The container engine to talk to (default: found from DOCKER_HOST, CONTAINER_HOST, the sockets)
     ///
     /// `docker`: DOCKER_HOST, else /var/run/docker.sock. `podman`: CONTAINER_HOST, else
@@ -40,6 +46,41 @@ pub enum Command {
     Xray(XrayArgs),
     /// Check a Dockerfile against image-size and hygiene best practices
     Lint(LintArgs),
+    /// Print a shell completion script (bash: `source <(rslim completions bash)`)
+    Completions(CompletionsArgs),
+    /// Print the manual page (roff), or write one per command with --dir
+    Man(ManArgs),
+    /// Remove the containers, volumes, temporary tags and temp dirs of rslim runs that were killed
+    Prune(PruneArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct PruneArgs {
+    /// Remove every one of rslim's containers, volumes, temporary tags and temp dirs, whoever
+    /// owns it: builds still running, here or on other hosts sharing the engine, will fail
+    #[arg(long)]
+    pub all: bool,
+
+    /// Only list what would be removed
+    #[arg(long)]
+    pub dry_run: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    /// The shell to complete for
+    #[arg(value_enum)]
+    pub shell: clap_complete::Shell,
+}
+
+#[derive(Debug, Args)]
+pub struct ManArgs {
+    /// The page of one command (`build`, `xray`, …); default: rslim(1)
+    pub command: Option<String>,
+
+    /// Write every page (rslim.1, rslim-build.1, …) into DIR instead
+    #[arg(long, value_name = "DIR", conflicts_with = "command")]
+    pub dir: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -70,21 +111,68 @@ pub struct BuildArgs {
     #[arg(long, default_value_t = 30, value_name = "SECONDS")]
     pub ready_timeout: u64,
 
-    /// Seconds to keep profiling a port that does not speak HTTP, after it listens
-    #[arg(long, default_value_t = 3, value_name = "SECONDS")]
+    /// Seconds to keep profiling a port that does not speak HTTP, after it answered the
+    /// probe's request with its own protocol (or greeted first, like MySQL)
+    #[arg(long, default_value_t = 1, value_name = "SECONDS")]
     pub non_http_wait: u64,
 
     /// Seconds the app gets to exit after the stop signal before it is killed
     #[arg(long, default_value_t = 5, value_name = "SECONDS")]
     pub stop_grace: u64,
 
-    /// Keep a debug shell (sh and a few basic tools) from the image
+    /// Seconds the profiled app keeps running without a heartbeat from rslim (renewed
+    /// every 10 s or sooner) before the sensor stops it, so a killed rslim leaves no
+    /// running container behind; 0 turns the limit off
+    #[arg(long, default_value_t = crate::sensor::container::HEARTBEAT_TIMEOUT.as_secs(), value_name = "SECONDS")]
+    pub heartbeat_timeout: u64,
+
+    /// Keep a debug shell from the image: sh, bash and a busybox-like kit (ls, cat, grep,
+    /// sed, awk, find, ps, vi…; the list is in docs/packages.md), those the image has
     #[arg(long)]
     pub include_shell: bool,
 
-    /// Always keep this path (file or whole directory) from the image; repeatable
-    #[arg(long = "include-path", value_name = "PATH")]
+    /// Always keep this path (file or whole directory) from the image, or every path a glob
+    /// matches (`*`, `?`, `[a-z]`, `**`); repeatable
+    #[arg(long = "include-path", value_name = "PATH|GLOB")]
     pub include_paths: Vec<String>,
+
+    /// Read more --include-path values from FILE, one per line (blank lines and lines
+    /// starting with # are skipped); repeatable
+    #[arg(long = "include-path-file", value_name = "FILE")]
+    pub include_path_files: Vec<PathBuf>,
+
+    /// Always keep this program or shared library (absolute path in the image) with the
+    /// libraries it links and its #! interpreter; repeatable
+    #[arg(long = "include-bin", value_name = "PATH")]
+    pub include_bins: Vec<String>,
+
+    /// Always keep this program, looked up by name on the image's PATH, with what it
+    /// links; repeatable
+    #[arg(long = "include-exe", value_name = "NAME")]
+    pub include_exes: Vec<String>,
+
+    /// Remove what this glob matches from the slim image, after everything else, whatever
+    /// kept it (a matching directory goes with what is in it); repeatable
+    #[arg(long = "exclude-pattern", value_name = "GLOB")]
+    pub exclude_patterns: Vec<String>,
+
+    /// Keep the image's CA certificates (bundles and directories) even if no TLS library is kept
+    #[arg(long, visible_alias = "include-cert-all")]
+    pub include_certs: bool,
+
+    /// Keep the image's time-zone data (/usr/share/zoneinfo, /etc/localtime)
+    #[arg(long)]
+    pub include_zoneinfo: bool,
+
+    /// Keep a compiled glibc locale and its message catalogs (`de_DE.UTF-8`), or `all`
+    /// locale data; repeatable
+    #[arg(long = "include-locale", value_name = "LOCALE")]
+    pub include_locales: Vec<String>,
+
+    /// What to keep: `observed` (what the app used, with the runtime rules), or `packages`
+    /// (also every file of each package it touched and of their dependencies; docs/packages.md)
+    #[arg(long, value_enum, default_value_t = crate::resolve::keep_packages::KeepMode::Observed, value_name = "MODE")]
+    pub keep: crate::resolve::keep_packages::KeepMode,
 
     /// Record what the app checks for with stat, access and readlink, and keep what
     /// exists (`--trace-lookups=false` turns it off; the sensor then needs no CAP_SYS_PTRACE)
@@ -101,9 +189,14 @@ pub struct BuildArgs {
     #[arg(long = "no-runtime-rule", value_name = "RULE")]
     pub no_runtime_rules: Vec<String>,
 
-    /// Write a JSON report to FILE
+    /// Write the JSON report to FILE (the document --json prints)
     #[arg(long, value_name = "FILE")]
     pub report: Option<PathBuf>,
+
+    /// Print the report as one JSON document on stdout (docs/report.md); on a
+    /// failure, a document with an `error` object. People's text stays on stderr
+    #[arg(long)]
+    pub json: bool,
 
     /// Read the original filesystem from a docker-save or OCI archive instead of the daemon
     /// (the image must still be present in the daemon to run it)
@@ -136,6 +229,12 @@ pub struct BuildArgs {
     /// RSLIM_PORT_<container port> and RSLIM_URL set; repeatable
     #[arg(long = "host-exec", value_name = "CMD")]
     pub host_exec: Vec<String>,
+
+    /// Profile one more run of the image: a fresh container with ARGS replacing CMD (the
+    /// ENTRYPOINT stays, as `docker run IMAGE ARGS`), split like a shell splits words, no
+    /// expansion; waited for until it exits (60 s at most); repeatable
+    #[arg(long = "run-args", value_name = "ARGS", allow_hyphen_values = true)]
+    pub run_args: Vec<String>,
 
     /// Follow same-host links in HTML answers from `/` (static sites)
     #[arg(long)]
@@ -182,6 +281,7 @@ impl BuildArgs {
             http_cmds: self.http_probe_cmds.clone(),
             exec: self.exec.clone(),
             host_exec: self.host_exec.clone(),
+            run_args: self.run_args.clone(),
             crawl: self
                 .http_probe_crawl
                 .then_some(crate::probe::crawl::CrawlLimits {
@@ -208,7 +308,8 @@ pub struct XrayArgs {
     #[arg(long, value_name = "PLATFORM")]
     pub platform: Option<crate::image::Platform>,
 
-    /// Print JSON instead of tables
+    /// Print one JSON document on stdout instead of tables (docs/xray.md); on a
+    /// failure, a document with an `error` object
     #[arg(long)]
     pub json: bool,
 
@@ -231,7 +332,8 @@ pub struct LintArgs {
     #[arg(default_value = "Dockerfile")]
     pub dockerfile: PathBuf,
 
-    /// Print JSON instead of text
+    /// Print one JSON document on stdout instead of text (docs/lint.md); on a
+    /// failure, a document with an `error` object
     #[arg(long)]
     pub json: bool,
 

@@ -262,7 +262,6 @@ fn a_daemon_that_is_down_is_reported() {
 fn sigint_while_profiling_removes_the_container() {
     let _daemon = exclusive();
     require_image("rslim-fixtures/noport:latest");
-    let before = daemon_state();
     let child = std::process::Command::new(env!("CARGO_BIN_EXE_rslim"))
         .args([
             "build",
@@ -275,14 +274,15 @@ fn sigint_while_profiling_removes_the_container() {
         .unwrap();
     // Wait until the profiling container exists, then interrupt.
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
-    while daemon_state().containers == before.containers {
+    while leftovers_of(child.id()).containers.is_empty() {
         assert!(
             std::time::Instant::now() < deadline,
             "no profiling container appeared"
         );
         std::thread::sleep(std::time::Duration::from_millis(100));
     }
-    nix_kill(child.id(), "INT");
+    let pid = child.id();
+    nix_kill(pid, "INT");
     let out = child.wait_with_output().unwrap();
     assert_eq!(out.status.code(), Some(130), "{}", stderr(&out));
     assert!(
@@ -290,10 +290,10 @@ fn sigint_while_profiling_removes_the_container() {
         "{}",
         stderr(&out)
     );
-    assert_eq!(
-        before,
-        daemon_state(),
-        "the interrupted build left something behind"
+    let left = leftovers_of(pid);
+    assert!(
+        left.is_empty(),
+        "the interrupted build left {left:?} behind"
     );
 }
 
@@ -312,7 +312,6 @@ fn sigint_at_any_stage_leaves_nothing_behind() {
     // Interrupt after growing delays so that different stages are hit:
     // create, start, probe, stop, export, write.
     for delay_ms in [150, 400, 700, 1000] {
-        let before = daemon_state();
         let child = std::process::Command::new(env!("CARGO_BIN_EXE_rslim"))
             .args([
                 "build",
@@ -324,7 +323,8 @@ fn sigint_at_any_stage_leaves_nothing_behind() {
             .spawn()
             .unwrap();
         std::thread::sleep(std::time::Duration::from_millis(delay_ms));
-        nix_kill(child.id(), "INT");
+        let pid = child.id();
+        nix_kill(pid, "INT");
         let out = child.wait_with_output().unwrap();
         let code = out.status.code();
         // A build that finished before the signal arrived is fine too.
@@ -333,10 +333,10 @@ fn sigint_at_any_stage_leaves_nothing_behind() {
             "delay {delay_ms}: {code:?}\n{}",
             stderr(&out)
         );
-        assert_eq!(
-            before,
-            daemon_state(),
-            "interrupt after {delay_ms} ms left something behind"
+        let left = leftovers_of(pid);
+        assert!(
+            left.is_empty(),
+            "interrupt after {delay_ms} ms left {left:?} behind"
         );
     }
     remove_image("rslim-test/interrupted:slim");

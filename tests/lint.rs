@@ -36,7 +36,14 @@ fn json_findings(dockerfile: &Path) -> Vec<Value> {
         dockerfile.display(),
         String::from_utf8_lossy(&output.stderr)
     );
-    serde_json::from_slice::<Vec<Value>>(&output.stdout).expect("--json prints an array")
+    let document: Value = serde_json::from_slice(&output.stdout).expect("--json prints JSON");
+    assert_eq!(document["schema_version"], 1, "{document}");
+    assert_eq!(document["file"], dockerfile.display().to_string());
+    assert!(document.get("error").is_none(), "{document}");
+    document["findings"]
+        .as_array()
+        .expect("the findings are an array")
+        .clone()
 }
 
 fn line_and_id(finding: &Value) -> (u64, String) {
@@ -133,6 +140,12 @@ fn exit_code_follows_fail_on() {
         let output = rslim_lint(&corpus(name), args);
         assert_eq!(output.status.code(), Some(*code), "{name} {args:?}");
     }
+    // A run that fails on its findings says so in its document too.
+    let output = rslim_lint(&corpus("onbuild"), &["--json", "--fail-on", "info"]);
+    let document: Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(document["error"]["exit_code"], LINT_FINDINGS, "{document}");
+    assert_eq!(document["error"]["kind"], "lint-findings");
+    assert!(!document["findings"].as_array().unwrap().is_empty());
 }
 
 #[test]
@@ -167,7 +180,16 @@ fn unreadable_and_unparsable_files_are_usage_errors() {
         stderr.contains("Dockerfile: line 2: heredoc <<EOF is never closed"),
         "{stderr}"
     );
-    assert!(output.stdout.is_empty());
+    // The pipeline still gets one document, saying the same.
+    let document: Value = serde_json::from_slice(&output.stdout).expect("an error document");
+    assert_eq!(document["schema_version"], 1);
+    assert_eq!(document["file"], broken.display().to_string());
+    assert_eq!(document["error"]["exit_code"], USAGE);
+    assert_eq!(document["error"]["kind"], "usage");
+    assert!(document["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("heredoc <<EOF is never closed"));
 }
 
 #[test]

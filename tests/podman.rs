@@ -176,6 +176,91 @@ fn a_failing_app_is_reported_and_leaves_nothing_on_podman() {
     assert!(text.contains("fails: second line"), "{text}");
 }
 
+/// Podman's compatible API drops the label rslim puts on its volumes, so
+/// the leftover check counts the volumes of rslim's containers: churn of
+/// unrelated containers with volumes beside a build is never counted.
+#[test]
+fn churn_beside_a_build_does_not_disturb_the_leftover_check_on_podman() {
+    let _daemon = exclusive();
+    podman_ready();
+    let (fat, slim) = (
+        "rslim-examples/python-app:fat",
+        "rslim-test/podman-churn:slim",
+    );
+    let churn = common::crash::Churn::start(PODMAN, "debian:bookworm-slim");
+    let samples = std::thread::spawn(|| {
+        let mut seen = Vec::new();
+        let until = std::time::Instant::now() + std::time::Duration::from_secs(4);
+        while std::time::Instant::now() < until {
+            seen.push(PODMAN.daemon_state());
+            std::thread::sleep(std::time::Duration::from_millis(150));
+        }
+        seen
+    });
+    let (code, text, _) = PODMAN.run_build(fat, slim, &[]);
+    let samples = samples.join().unwrap();
+    let churned = churn.finish();
+    assert_eq!(code, Some(0), "{text}");
+    assert!(
+        churned.rounds >= 2,
+        "the churn ran {} rounds",
+        churned.rounds
+    );
+    for state in &samples {
+        assert!(
+            !state.counts_any_of(&churned),
+            "counted the churn: {state:?}"
+        );
+    }
+    PODMAN.remove_image(slim);
+}
+
+/// `kill -9` while profiling on Podman: the sensor stops the app once the
+/// heartbeat is missed, and `rslim prune` removes the container with its
+/// (unlabelled) volume.
+#[test]
+fn kill_9_while_profiling_on_podman_then_prune_leaves_nothing() {
+    let _daemon = exclusive();
+    podman_ready();
+    let tmp = tempfile::tempdir().unwrap();
+    let killed = PODMAN.rslim_killed_at(
+        tmp.path(),
+        &[
+            "build",
+            "rslim-examples/python-app:fat",
+            "--continue-after",
+            "60",
+            "--heartbeat-timeout",
+            "3",
+        ],
+        "probe",
+        common::crash::When::After(std::time::Duration::from_millis(500)),
+    );
+    let left = PODMAN.leftovers_of(killed.pid);
+    assert!(
+        !left.containers.is_empty() && !left.volumes.is_empty(),
+        "{left:?}"
+    );
+    let running = || {
+        PODMAN.leftovers_of(killed.pid).containers.iter().any(|id| {
+            PODMAN.docker_ok(&["inspect", "--format", "{{.State.Running}}", id]) == "true"
+        })
+    };
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while running() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the sensor did not stop the app after the heartbeat stopped"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+    let prune = PODMAN.rslim_in_leaving_nothing(tmp.path(), &["prune"]);
+    assert_eq!(prune.status.code(), Some(0), "{}", stderr(&prune));
+    let left = PODMAN.leftovers_of(killed.pid);
+    assert!(left.is_empty(), "prune left {left:?}");
+    assert!(common::crash::entries(tmp.path()).is_empty());
+}
+
 /// An image with a SHELL and a HEALTHCHECK: Podman's compat inspect leaves
 /// both out, so rslim reads them elsewhere; the slim image must carry them,
 /// and be Docker's image to the byte.

@@ -16,8 +16,11 @@ install_host_packages() {
     command -v docker-registry >/dev/null 2>&1 || missing+=(docker-registry)
     command -v skopeo >/dev/null 2>&1 || missing+=(skopeo)
     command -v htpasswd >/dev/null 2>&1 || missing+=(apache2-utils)
+    # tests/pipelines.rs runs examples/ci/slim-and-push.sh and the fleet table
+    # recipe (docs/fleet.md), both jq
+    command -v jq >/dev/null 2>&1 || missing+=(jq)
     if ((${#missing[@]} == 0)); then
-        log "host packages present (docker, debootstrap, curl, podman, uidmap, docker-registry, skopeo, htpasswd)"
+        log "host packages present (docker, debootstrap, curl, podman, uidmap, docker-registry, skopeo, htpasswd, jq)"
         return
     fi
     [[ $(id -u) == 0 ]] || die "installing ${missing[*]} needs root; rerun as root or install them yourself"

@@ -29,6 +29,10 @@ pub const KEY_PATH: &str = "/.rslim/key";
 pub const CONFIG_PATH: &str = "/.rslim/config.json";
 /// Where the sensor leaves the [`Findings`] as JSON before it exits.
 pub const FINDINGS_PATH: &str = "/.rslim/findings.json";
+/// Where the controller renews its heartbeat (see [`seal::heartbeat`]).
+pub const HEARTBEAT_PATH: &str = "/.rslim/heartbeat";
+/// The name of [`HEARTBEAT_PATH`] in [`SENSOR_DIR`], for the upload.
+pub const HEARTBEAT_FILE: &str = "heartbeat";
 
 /// What the sensor should run, and how.
 #[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Default)]
@@ -56,6 +60,12 @@ pub struct SensorConfig {
     /// (needs CAP_SYS_PTRACE in the container besides CAP_SYS_ADMIN).
     #[serde(default)]
     pub trace_lookups: bool,
+    /// Seconds the sensor lets the app run without a new heartbeat from the
+    /// controller (at [`HEARTBEAT_PATH`]) before it ends the app as if it had
+    /// been stopped, writes the findings and exits: a controller killed with
+    /// SIGKILL leaves no running container behind for longer. 0: no limit.
+    #[serde(default)]
+    pub heartbeat_timeout_secs: u64,
 }
 
 /// What the sensor saw. Every list is sorted and free of duplicates.
@@ -86,6 +96,10 @@ pub struct Findings {
     pub mark: String,
     /// Whether a stop signal arrived (the application did not exit on its own).
     pub stop_requested: bool,
+    /// The controller's heartbeat stopped: the sensor ended the app itself
+    /// (`stop_requested` is set too).
+    #[serde(default)]
+    pub abandoned: bool,
     /// How the application ended.
     pub app: AppOutcome,
     /// Problems that did not stop the run (e.g. a volume that could not be marked).
@@ -222,6 +236,7 @@ mod tests {
             overflows: 0,
             mark: "filesystem".into(),
             stop_requested: true,
+            abandoned: false,
             app: AppOutcome::Signaled { signal: 15 },
             errors: vec!["cannot mark /data: ENOENT".into()],
         }

@@ -7,6 +7,7 @@
 
 mod bpf;
 mod confine;
+mod heartbeat;
 mod launch;
 mod listening;
 mod lookups;
@@ -143,6 +144,7 @@ fn not_started(error: String, mark: &str, mut errors: Vec<String>, code: i32) ->
         overflows: 0,
         mark: mark.to_string(),
         stop_requested: false,
+        abandoned: false,
         app: AppOutcome::NotStarted { error },
         errors,
     };
@@ -228,7 +230,12 @@ fn run() -> i32 {
         keep_home: config.image_sets_home,
     };
     let mut tracer = None;
-    let (app, stop_requested, code) = match launch::spawn(&launch, confinement) {
+    let heartbeat = heartbeat::Heartbeat::new(
+        Duration::from_secs(config.heartbeat_timeout_secs),
+        SEAL_KEY.get().cloned().unwrap_or_default(),
+        started,
+    );
+    let (app, stop_requested, abandoned, code) = match launch::spawn(&launch, confinement) {
         Ok(child) => {
             // Until the tracer runs, the app waits in its first stat call.
             if let Some(sensor_end) = &lookup_channel {
@@ -241,14 +248,15 @@ fn run() -> i32 {
             }
             let app_pid = nix::unistd::Pid::from_raw(child.id() as i32);
             let grace = Duration::from_secs(config.stop_grace_secs);
-            let done = supervise::supervise(app_pid, &plan, &signals, grace);
+            let done = supervise::supervise(app_pid, &plan, &signals, grace, heartbeat);
             let code = done.app.exit_code(SENSOR_FAILED);
-            (done.app, done.stop_requested, code)
+            (done.app, done.stop_requested, done.abandoned, code)
         }
         Err(e) => {
             eprintln!("rslim-sensor: {}", e.message);
             (
                 AppOutcome::NotStarted { error: e.message },
+                false,
                 false,
                 e.exit_code,
             )
@@ -274,6 +282,7 @@ fn run() -> i32 {
         overflows: collected.overflows,
         mark: mark.to_string(),
         stop_requested,
+        abandoned,
         app,
         errors,
     };

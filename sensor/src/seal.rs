@@ -61,6 +61,34 @@ pub fn open<'a>(key: &[u8], sealed: &'a [u8]) -> Option<&'a [u8]> {
     (difference == 0).then_some(json)
 }
 
+/// What the MAC of a heartbeat covers: a fixed context, so that no other
+/// sealed message can pass for one, and the sequence number.
+fn heartbeat_message(sequence: u64) -> Vec<u8> {
+    format!("rslim-heartbeat {sequence}").into_bytes()
+}
+
+/// The heartbeat file the controller uploads: `<sequence> <hex MAC>\n`. The
+/// sequence grows with each renewal, so an old heartbeat, which the app can
+/// read and keep writing back, renews nothing.
+pub fn heartbeat(key: &[u8], sequence: u64) -> Vec<u8> {
+    let mac = hex(&mac(key, &heartbeat_message(sequence)));
+    format!("{sequence} {mac}\n").into_bytes()
+}
+
+/// The sequence number of a heartbeat file, if its MAC is right under `key`.
+pub fn open_heartbeat(key: &[u8], bytes: &[u8]) -> Option<u64> {
+    let text = std::str::from_utf8(bytes).ok()?.strip_suffix('\n')?;
+    let (sequence, given) = text.split_once(' ')?;
+    let sequence: u64 = sequence.parse().ok()?;
+    let expected = hex(&mac(key, &heartbeat_message(sequence)));
+    let difference = given.len() ^ expected.len();
+    let difference = given
+        .bytes()
+        .zip(expected.bytes())
+        .fold(difference, |acc, (a, b)| acc | usize::from(a ^ b));
+    (difference == 0).then_some(sequence)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -97,5 +125,27 @@ mod tests {
             "unsealed"
         );
         assert_eq!(open(&key, b""), None);
+    }
+
+    #[test]
+    fn only_the_key_holder_can_renew_the_heartbeat() {
+        let key = [7u8; KEY_BYTES];
+        let beat = heartbeat(&key, 12);
+        assert_eq!(open_heartbeat(&key, &beat), Some(12));
+        assert_eq!(
+            open_heartbeat(&[8u8; KEY_BYTES], &beat),
+            None,
+            "another key"
+        );
+        // Another number under the same MAC, a truncated or padded file.
+        let text = String::from_utf8(beat.clone()).unwrap();
+        let forged = text.replacen("12 ", "13 ", 1);
+        assert_eq!(open_heartbeat(&key, forged.as_bytes()), None);
+        assert_eq!(open_heartbeat(&key, &beat[..beat.len() - 2]), None);
+        assert_eq!(open_heartbeat(&key, &[&beat[..], b"x"].concat()), None);
+        assert_eq!(open_heartbeat(&key, b""), None);
+        // Sealed findings are no heartbeat, and the other way round.
+        assert_eq!(open_heartbeat(&key, &seal(&key, b"12")), None);
+        assert_eq!(open(&key, &beat), None);
     }
 }

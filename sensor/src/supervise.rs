@@ -1,6 +1,8 @@
 //! PID 1 duties: signals are blocked and read from a signalfd, forwarded to
 //! the application, every zombie is reaped, and a stop signal starts a grace
-//! period after which the application is killed.
+//! period after which the application is killed. When the controller's
+//! heartbeat stops ([`crate::heartbeat`]), the sensor stops the application
+//! itself the same way.
 
 use nix::errno::Errno;
 use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
@@ -8,10 +10,13 @@ use nix::sys::signal::{kill, SigSet, SigmaskHow, Signal};
 use nix::sys::signalfd::{SfdFlags, SignalFd};
 use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
 use nix::unistd::Pid;
-use rslim_sensor::AppOutcome;
+use rslim_sensor::{AppOutcome, HEARTBEAT_PATH};
 use std::os::fd::AsFd;
+use std::path::Path;
 use std::str::FromStr;
 use std::time::{Duration, Instant};
+
+use crate::heartbeat::Heartbeat;
 
 /// Signals passed on to the application as they arrive.
 const FORWARDED: [Signal; 7] = [
@@ -28,6 +33,8 @@ const FORWARDED: [Signal; 7] = [
 pub struct SignalPlan {
     forwarded: Vec<Signal>,
     stopping: Vec<Signal>,
+    /// The image's StopSignal, else SIGTERM: what `docker stop` sends.
+    stop: Signal,
 }
 
 /// Parses a StopSignal as Docker writes it: `SIGWINCH`, `WINCH` or `28`.
@@ -51,6 +58,7 @@ impl SignalPlan {
         let mut plan = SignalPlan {
             forwarded: FORWARDED.to_vec(),
             stopping: vec![Signal::SIGTERM, Signal::SIGINT, Signal::SIGQUIT],
+            stop: Signal::SIGTERM,
         };
         if let Some(name) = stop_signal {
             let signal = parse_signal(name)
@@ -58,6 +66,7 @@ impl SignalPlan {
                 .ok_or_else(|| {
                     format!("stop signal {name:?} cannot be caught; TERM, INT and QUIT still stop")
                 })?;
+            plan.stop = signal;
             for list in [&mut plan.forwarded, &mut plan.stopping] {
                 if !list.contains(&signal) {
                     list.push(signal);
@@ -65,6 +74,11 @@ impl SignalPlan {
             }
         }
         Ok(plan)
+    }
+
+    /// What `docker stop` would send: the image's StopSignal, else SIGTERM.
+    pub fn stop_signal(&self) -> Signal {
+        self.stop
     }
 
     /// Blocks the plan's signals and SIGCHLD in the calling thread (call it
@@ -84,14 +98,26 @@ impl SignalPlan {
 pub struct Supervised {
     pub app: AppOutcome,
     pub stop_requested: bool,
+    /// The heartbeat stopped and the sensor stopped the app itself.
+    pub abandoned: bool,
 }
 
-/// Runs until the application process is gone, reaping everything else on the way.
-pub fn supervise(app: Pid, plan: &SignalPlan, signals: &SignalFd, grace: Duration) -> Supervised {
+/// Runs until the application process is gone, reaping everything else on
+/// the way; with a `heartbeat`, stops the application once it expires.
+pub fn supervise(
+    app: Pid,
+    plan: &SignalPlan,
+    signals: &SignalFd,
+    grace: Duration,
+    mut heartbeat: Option<Heartbeat>,
+) -> Supervised {
     let mut stop_requested = false;
+    let mut abandoned = false;
     let mut kill_at: Option<Instant> = None;
+    let mut check_at = heartbeat.as_ref().map(|h| Instant::now() + h.check_every());
     loop {
-        let timeout = match kill_at {
+        let wake_at = [kill_at, check_at].into_iter().flatten().min();
+        let timeout = match wake_at {
             Some(at) => {
                 // Rounded up so a sub-millisecond remainder does not spin.
                 let left = at.saturating_duration_since(Instant::now()) + Duration::from_millis(1);
@@ -108,6 +134,23 @@ pub fn supervise(app: Pid, plan: &SignalPlan, signals: &SignalFd, grace: Duratio
             eprintln!("rslim-sensor: the application did not stop within {grace:?}, killing it");
             let _ = kill(app, Signal::SIGKILL);
             kill_at = None;
+        }
+        if let (Some(beat), Some(at)) = (heartbeat.as_mut(), check_at) {
+            let now = Instant::now();
+            if now >= at {
+                check_at = Some(now + beat.check_every());
+                if !stop_requested && beat.expired(Path::new(HEARTBEAT_PATH), now) {
+                    eprintln!(
+                        "rslim-sensor: no heartbeat from rslim for {:?}: stopping the application",
+                        beat.timeout()
+                    );
+                    let _ = kill(app, plan.stop_signal());
+                    stop_requested = true;
+                    abandoned = true;
+                    kill_at = Some(now + grace);
+                    check_at = None;
+                }
+            }
         }
         while let Ok(Some(info)) = signals.read_signal() {
             let Ok(signal) = Signal::try_from(info.ssi_signo as i32) else {
@@ -128,6 +171,7 @@ pub fn supervise(app: Pid, plan: &SignalPlan, signals: &SignalFd, grace: Duratio
             return Supervised {
                 app,
                 stop_requested,
+                abandoned,
             };
         }
     }
@@ -182,8 +226,14 @@ mod tests {
         assert_eq!(plan.forwarded.len(), FORWARDED.len());
         let pwr = SignalPlan::new(Some("SIGPWR")).unwrap();
         assert!(pwr.forwarded.contains(&Signal::SIGPWR) && pwr.stopping.contains(&Signal::SIGPWR));
+        assert_eq!(plan.stop_signal(), Signal::SIGWINCH);
         let default = SignalPlan::new(None).unwrap();
         assert!(!default.stopping.contains(&Signal::SIGHUP));
+        assert_eq!(default.stop_signal(), Signal::SIGTERM);
+        assert_eq!(
+            SignalPlan::new(Some("SIGQUIT")).unwrap().stop_signal(),
+            Signal::SIGQUIT
+        );
         assert!(SignalPlan::new(Some("SIGKILL")).is_err());
     }
 }

@@ -1,11 +1,37 @@
 use std::path::Path;
 use std::process::ExitCode;
 
+use serde::Serialize;
+
 use crate::cli::LintArgs;
 use crate::error::{ExitKind, Failure, Result};
-use crate::lint::{self, render, LintOptions};
+use crate::lint::{self, render, Finding, LintOptions};
+use crate::report::document::{self, ErrorInfo, FailureDocument};
 
+/// The `--json` document: the findings, and `error` when they fail the run.
+#[derive(Serialize)]
+struct Report<'a> {
+    schema_version: u32,
+    file: &'a str,
+    findings: &'a [Finding],
+    #[serde(skip_serializing_if = "Option::is_none")]
+    error: Option<ErrorInfo>,
+}
+
+/// With `--json`, a Dockerfile that cannot be read or parsed prints its
+/// error document on stdout too.
 pub fn run(args: LintArgs) -> Result<ExitCode> {
+    let outcome = check(&args);
+    if let (Err(failure), true) = (&outcome, args.json) {
+        let file = args.dockerfile.display().to_string();
+        let mut document = FailureDocument::new(ErrorInfo::new(failure, None));
+        document.file = Some(&file);
+        document::print(&document)?;
+    }
+    outcome
+}
+
+fn check(args: &LintArgs) -> Result<ExitCode> {
     let path = &args.dockerfile;
     let text = std::fs::read_to_string(path).map_err(|error| {
         Failure::msg(
@@ -18,15 +44,31 @@ pub fn run(args: LintArgs) -> Result<ExitCode> {
     };
     let findings = lint::lint(&text, options)
         .map_err(|error| Failure::msg(ExitKind::Usage, format!("{}: {error}", path.display())))?;
+    let file = path.display().to_string();
+    let fails = lint::fails(&findings, args.fail_on);
     if args.json {
-        println!("{}", render::json(&findings));
+        let failing = fails.then(|| {
+            let failure = Failure::msg(
+                ExitKind::LintFindings,
+                format!(
+                    "{file}: findings at or above --fail-on {}",
+                    render::label(args.fail_on)
+                ),
+            );
+            ErrorInfo::new(&failure, None)
+        });
+        document::print(&Report {
+            schema_version: document::SCHEMA_VERSION,
+            file: &file,
+            findings: &findings,
+            error: failing,
+        })?;
     } else {
-        print!("{}", render::text(&path.display().to_string(), &findings));
+        print!("{}", render::text(&file, &findings));
     }
-    if lint::fails(&findings, args.fail_on) {
-        Ok(ExitCode::from(ExitKind::LintFindings.code()))
-    } else {
-        Ok(ExitCode::SUCCESS)
+    match fails {
+        true => Ok(ExitCode::from(ExitKind::LintFindings.code())),
+        false => Ok(ExitCode::SUCCESS),
     }
 }
 

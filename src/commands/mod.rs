@@ -2,5 +2,7 @@
 //! environment and drives the library modules.
 
 pub mod build;
+pub mod generate;
 pub mod lint;
+pub mod prune;
 pub mod xray;

@@ -10,11 +10,13 @@ use crate::error::{ExitKind, FailWith, Failure, Result};
 use crate::image::source::archive_failure;
 use crate::image::transport::ImageSource;
 use crate::image::{ImageArchive, Platform};
+use crate::report::document::{self, ErrorInfo, FailureDocument};
 use crate::xray::{self, compare, render, source, Analysis, Comparison, Options, Timings};
 
 /// The `--json` document: the analysis, plus the comparison when asked for.
 #[derive(Serialize)]
 struct Report<'a> {
+    schema_version: u32,
     #[serde(flatten)]
     analysis: &'a Analysis,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -24,7 +26,22 @@ struct Report<'a> {
     timings_ms: Option<Timings>,
 }
 
+/// With `--json`, a failure prints its error document on stdout too.
 pub fn run(args: XrayArgs) -> Result<ExitCode> {
+    let outcome = analyze(&args);
+    if let (Err(failure), true) = (&outcome, args.json) {
+        let source = match (&args.archive, &args.image) {
+            (Some(path), _) => Some(path.display().to_string()),
+            (None, image) => image.clone(),
+        };
+        let mut document = FailureDocument::new(ErrorInfo::new(failure, None));
+        document.source = source.as_deref();
+        document::print(&document)?;
+    }
+    outcome
+}
+
+fn analyze(args: &XrayArgs) -> Result<ExitCode> {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -74,6 +91,7 @@ pub fn run(args: XrayArgs) -> Result<ExitCode> {
     let mut stdout = std::io::stdout().lock();
     let written = if args.json {
         let report = Report {
+            schema_version: document::SCHEMA_VERSION,
             analysis: &fat.analysis,
             comparison: comparison.as_ref(),
             timings_ms: timings,

@@ -14,6 +14,11 @@ use crate::error::Result;
 
 /// How long removal waits for a container whose create was cut short.
 const IN_FLIGHT_WAIT: Duration = Duration::from_secs(5);
+/// How long removal waits for a removal already under way (the build's own,
+/// in the background) before it says so: removing a large container's
+/// anonymous volumes can take a while, and a container removed meanwhile
+/// needs no warning.
+const REMOVAL_WAIT: Duration = Duration::from_secs(30);
 
 #[derive(Default)]
 struct Names {
@@ -52,21 +57,29 @@ impl CreatedContainers {
             )
         };
         for name in &all {
-            let deadline = Instant::now() + IN_FLIGHT_WAIT;
+            let deadline = Instant::now() + REMOVAL_WAIT;
             loop {
                 match docker.remove_container(name).await {
                     Ok(()) => break,
                     // The build's own background removal is under way: wait
-                    // until it is done, so that nothing (and no image it
-                    // holds) is still there when rslim exits.
-                    Err(e)
-                        if e.to_string().contains("already in progress")
-                            && Instant::now() < deadline =>
-                    {
+                    // until it is done (the next try finds the container
+                    // gone), so that nothing (and no image it holds) is
+                    // still there when rslim exits.
+                    Err(e) if e.to_string().contains("already in progress") => {
+                        if Instant::now() >= deadline {
+                            crate::report::progress::warn(format_args!(
+                                "the engine was still removing container {name} after {} s; \
+                                 if `docker ps -a` still lists it, remove it with `docker rm -fv {name}`",
+                                REMOVAL_WAIT.as_secs()
+                            ));
+                            break;
+                        }
                         tokio::time::sleep(Duration::from_millis(100)).await
                     }
                     Err(e) => {
-                        eprintln!("rslim: warning: could not remove container {name}: {e}; remove it with `docker rm -fv {name}`");
+                        crate::report::progress::warn(format_args!(
+                            "could not remove container {name}: {e}; remove it with `docker rm -fv {name}`"
+                        ));
                         break;
                     }
                 }

@@ -1,6 +1,7 @@
 //! Images rslim puts into the engine for a while: an input archive loaded
 //! for profiling, a slim image loaded only to be verified. Each is loaded
-//! under a temporary tag of its own (`rslim-tmp/<purpose>-<pid>-<nonce>`),
+//! under a temporary tag of its own (`rslim-tmp/<purpose>-<owner token>-<nonce>`,
+//! the token naming the rslim process, see [`crate::leftovers::owner`]),
 //! recorded before the load is sent, and untagged again on every exit path
 //! (Ctrl-C included), like [`super::CreatedContainers`]. Untagging the last
 //! tag deletes the image and the layers only it used; an image the engine
@@ -18,6 +19,7 @@ use futures_util::StreamExt;
 use super::{api_failure, short_error, status, Docker};
 use crate::error::{ExitKind, FailWith, Failure, Result};
 use crate::image::Platform;
+use crate::leftovers::owner::{Claim, Owner};
 
 /// Repository of every temporary tag; `docker images rslim-tmp/*` finds leftovers.
 pub const TEMP_REPOSITORY: &str = "rslim-tmp";
@@ -101,7 +103,9 @@ impl CreatedImages {
         self.0.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// A tag no other run uses: `rslim-tmp/<purpose>-<pid>-<nonce>:latest`.
+    /// A tag no other run uses: `rslim-tmp/<purpose>-<token>-<nonce>:latest`,
+    /// where the token names this process ([`Owner::token`]), so that a
+    /// later run can remove the tag if this one is killed.
     pub fn temp_tag(purpose: &str) -> String {
         static COUNT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
         let nanos = std::time::SystemTime::now()
@@ -110,9 +114,19 @@ impl CreatedImages {
             .unwrap_or(0);
         let count = COUNT.fetch_add(1, Ordering::Relaxed);
         format!(
-            "{TEMP_REPOSITORY}/{purpose}-{}-{count}-{nanos:08x}:latest",
-            std::process::id()
+            "{TEMP_REPOSITORY}/{purpose}-{}-{count}x{nanos:08x}:latest",
+            Owner::current().token()
         )
+    }
+
+    /// The owner a temporary tag names (`None` for a tag of an older rslim).
+    pub fn tag_claim(tag: &str) -> Option<Claim> {
+        let tag = tag.strip_prefix("localhost/").unwrap_or(tag);
+        let name = tag.strip_prefix(TEMP_REPOSITORY)?.strip_prefix('/')?;
+        let name = name.split_once(':').map_or(name, |(name, _tag)| name);
+        let (_purpose, rest) = name.split_once('-')?;
+        let (token, _nonce) = rest.rsplit_once('-')?;
+        Claim::from_token(token)
     }
 
     /// Whether an image's tags make it one rslim runs only hold for a while:
@@ -193,7 +207,9 @@ impl CreatedImages {
                     }
                     Ok(_) => break,
                     Err(e) => {
-                        eprintln!("rslim: warning: {e}; remove it with `docker rmi {tag}`");
+                        crate::report::progress::warn(format_args!(
+                            "{e}; remove it with `docker rmi {tag}`"
+                        ));
                         break;
                     }
                 }
@@ -245,6 +261,7 @@ impl Write for ChannelWriter {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::leftovers::owner::Status;
 
     #[test]
     fn temporary_tags_are_unique_and_recognised() {
@@ -258,6 +275,15 @@ mod tests {
             a.clone(),
             format!("localhost/{b}")
         ]));
+        for tag in [a.clone(), format!("localhost/{b}")] {
+            let claim = CreatedImages::tag_claim(&tag).unwrap();
+            assert_eq!(Owner::current().status(&claim), Status::Alive, "{tag}");
+        }
+        // An older rslim's tag names no owner.
+        assert_eq!(
+            CreatedImages::tag_claim("rslim-tmp/input-4242-0-1a2b3c4d:latest"),
+            None
+        );
         assert!(!CreatedImages::only_temporary(&[a, "app:1".into()]));
         assert!(!CreatedImages::only_temporary(&[]));
     }

@@ -8,7 +8,8 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use bollard::models::{
-    ContainerCreateBody, ContainerInspectResponse, HostConfig, ImageInspect, PortBinding,
+    ContainerCreateBody, ContainerInspectResponse, HostConfig, ImageInspect, Mount, MountType,
+    MountVolumeOptions, PortBinding,
 };
 use bollard::query_parameters::{
     CreateContainerOptionsBuilder, CreateImageOptionsBuilder, DownloadFromContainerOptionsBuilder,
@@ -25,12 +26,17 @@ use crate::error::{ExitKind, FailWith, Failure, Result};
 mod created;
 pub mod engine;
 mod images;
+mod leftovers;
 mod podman;
 pub use created::CreatedContainers;
 pub use engine::{choose_engine, Engine, EngineKind};
 pub use images::{CreatedImages, TEMP_REPOSITORY};
+pub use leftovers::Labelled;
 
-/// Label put on every container rslim creates, so leftovers are findable.
+/// Label put on every container rslim creates, and on the volumes they
+/// mount, naming the rslim process that owns them
+/// ([`crate::leftovers::owner`]), so leftovers are findable and a later run
+/// can tell whether their owner is gone.
 pub const OWNER_LABEL: &str = "io.rslim.owner";
 
 #[derive(Clone)]
@@ -51,6 +57,78 @@ pub struct ContainerSpec {
     /// Container TCP ports to publish on 127.0.0.1 at random host ports.
     pub publish_tcp: Vec<u16>,
     pub cap_add: Vec<String>,
+    /// `NAME=value` pairs added to the image's environment (`docker run -e`).
+    pub env: Vec<String>,
+    /// The image's VOLUMEs, mounted as `volumes_as` says.
+    pub volumes: Vec<String>,
+    pub volumes_as: VolumeMount,
+}
+
+/// A container's logged stdout and stderr ([`Docker::output`]).
+#[derive(Debug, Clone, Default)]
+pub struct LoggedOutput {
+    /// (from stderr, bytes), in the engine's order.
+    pub chunks: Vec<(bool, Bytes)>,
+    /// Bytes kept in `chunks`, and logged in all.
+    pub kept: usize,
+    pub total: usize,
+}
+
+/// What a container of rslim's gets at the image's VOLUMEs.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum VolumeMount {
+    /// An anonymous volume, as `docker run` makes for a VOLUME (the engine
+    /// fills it from the image on start, and removing the container with
+    /// its volumes removes it), but carrying rslim's owner label, so it can
+    /// be told from other volumes on the engine (Docker keeps the label;
+    /// Podman's compatible API drops it).
+    #[default]
+    Labelled,
+    /// A tmpfs: no volume at all, for a container that never starts (the
+    /// export, which reads the image's files, never a mount).
+    Tmpfs,
+}
+
+/// The mounts for `paths` (absolute ones; others are left to the engine).
+fn volume_mounts(
+    paths: &[String],
+    kind: VolumeMount,
+    owner: &str,
+) -> (Vec<Mount>, HashMap<String, String>) {
+    let mut targets: Vec<String> = paths
+        .iter()
+        .map(|p| match p.trim_end_matches('/') {
+            "" => p.clone(),
+            trimmed => trimmed.to_string(),
+        })
+        .filter(|p| p.starts_with('/') && p != "/")
+        .collect();
+    targets.sort();
+    targets.dedup();
+    match kind {
+        VolumeMount::Labelled => {
+            let mounts = targets
+                .into_iter()
+                .map(|target| Mount {
+                    target: Some(target),
+                    typ: Some(MountType::VOLUME),
+                    volume_options: Some(MountVolumeOptions {
+                        labels: Some(HashMap::from([(
+                            OWNER_LABEL.to_string(),
+                            owner.to_string(),
+                        )])),
+                        ..Default::default()
+                    }),
+                    ..Default::default()
+                })
+                .collect();
+            (mounts, HashMap::new())
+        }
+        VolumeMount::Tmpfs => (
+            Vec::new(),
+            targets.into_iter().map(|t| (t, String::new())).collect(),
+        ),
+    }
 }
 
 impl Docker {
@@ -240,20 +318,23 @@ impl Docker {
             };
             bindings.insert(key, Some(vec![loopback]));
         }
+        let owner = crate::leftovers::owner::Owner::current().label();
+        let (mounts, tmpfs) = volume_mounts(&spec.volumes, spec.volumes_as, &owner);
         let body = ContainerCreateBody {
             image: Some(spec.image.clone()),
             entrypoint: spec.entrypoint.clone(),
             cmd: spec.cmd.clone(),
             user: spec.user.clone(),
             working_dir: spec.working_dir.clone(),
+            // The engine merges these into the image's Env, as `docker run -e` does.
+            env: (!spec.env.is_empty()).then(|| spec.env.clone()),
             exposed_ports: Some(exposed),
-            labels: Some(HashMap::from([(
-                OWNER_LABEL.to_string(),
-                std::process::id().to_string(),
-            )])),
+            labels: Some(HashMap::from([(OWNER_LABEL.to_string(), owner)])),
             host_config: Some(HostConfig {
                 port_bindings: Some(bindings),
                 cap_add: Some(spec.cap_add.clone()),
+                mounts: (!mounts.is_empty()).then_some(mounts),
+                tmpfs: (!tmpfs.is_empty()).then_some(tmpfs),
                 ..Default::default()
             }),
             ..Default::default()
@@ -373,6 +454,32 @@ impl Docker {
             .iter()
             .map(|c| String::from_utf8_lossy(&c.clone().into_bytes()).into_owned())
             .collect())
+    }
+
+    /// Everything the container wrote, in the order the engine logged it:
+    /// (whether it came from stderr, the bytes), at most `max_bytes` in all
+    /// (the rest is counted, not kept). Complete once the container exited.
+    pub async fn output(&self, container: &str, max_bytes: usize) -> Result<LoggedOutput> {
+        let options = LogsOptionsBuilder::default()
+            .stdout(true)
+            .stderr(true)
+            .build();
+        let mut stream = self.api.logs(container, Some(options));
+        let mut logged = LoggedOutput::default();
+        while let Some(chunk) = stream.next().await {
+            let chunk =
+                chunk.map_err(|e| api_failure("cannot read the container's logs".into(), e))?;
+            let from_stderr = matches!(chunk, bollard::container::LogOutput::StdErr { .. });
+            let bytes = chunk.into_bytes();
+            logged.total += bytes.len();
+            let room = max_bytes.saturating_sub(logged.kept);
+            if room > 0 {
+                let kept = bytes.slice(..bytes.len().min(room));
+                logged.kept += kept.len();
+                logged.chunks.push((from_stderr, kept));
+            }
+        }
+        Ok(logged)
     }
 
     /// The container's last log lines, as a block to append to an error
@@ -561,7 +668,38 @@ pub fn split_reference(reference: &str) -> (&str, &str) {
 
 #[cfg(test)]
 mod tests {
-    use super::split_reference;
+    use super::*;
+
+    #[test]
+    fn volumes_are_labelled_anonymous_mounts_or_tmpfs() {
+        let paths = [
+            "/app/data/".to_string(),
+            "/app/data".into(),
+            "rel".into(),
+            "/".into(),
+            "/b".into(),
+        ];
+        let (mounts, tmpfs) = volume_mounts(&paths, VolumeMount::Labelled, "pid=1");
+        assert!(tmpfs.is_empty());
+        let targets: Vec<_> = mounts.iter().map(|m| m.target.clone().unwrap()).collect();
+        assert_eq!(targets, ["/app/data", "/b"]);
+        for mount in &mounts {
+            assert_eq!(mount.typ, Some(MountType::VOLUME));
+            assert_eq!(mount.source, None, "anonymous: removed with the container");
+            let labels = mount
+                .volume_options
+                .as_ref()
+                .unwrap()
+                .labels
+                .as_ref()
+                .unwrap();
+            assert_eq!(labels[OWNER_LABEL], "pid=1");
+        }
+        let (mounts, tmpfs) = volume_mounts(&paths, VolumeMount::Tmpfs, "pid=1");
+        assert!(mounts.is_empty());
+        assert_eq!(tmpfs.len(), 2);
+        assert_eq!(tmpfs["/app/data"], "");
+    }
 
     #[test]
     fn splits_image_references() {

@@ -116,9 +116,13 @@ impl ImageArchive {
 
     pub fn open_file(path: &Path, selection: &Selection) -> anyhow::Result<ImageArchive> {
         let file = File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
-        Store::tar(file)
-            .and_then(|store| Self::from_store(&store, selection))
+        Self::from_tar(file, selection)
             .with_context(|| format!("{} is not a usable image archive", path.display()))
+    }
+
+    /// A docker-save or OCI archive in an open file.
+    pub fn from_tar(file: File, selection: &Selection) -> anyhow::Result<ImageArchive> {
+        Self::from_store(&Store::tar(file)?, selection)
     }
 
     /// An OCI image layout directory.
@@ -224,7 +228,7 @@ impl ImageArchive {
         }
         let mut layers = Vec::with_capacity(chosen.layers.len());
         for (index, layer) in chosen.layers.iter().enumerate() {
-            let what = format!("layer {} ({})", index + 1, layer.name);
+            let what = format!("layer {} ({})", index + 1, crate::escape::text(&layer.name));
             let located = store.locate(&layer.name).with_context(|| what.clone())?;
             if let Some(size) = layer.size.filter(|&s| s != located.size) {
                 return Err(invalid(format!(

@@ -10,6 +10,7 @@ use tar::EntryType;
 
 use super::archive::{Compression, ImageArchive};
 use super::node::{NodeKind, NodeMeta};
+use super::unpack::LayerPaths;
 use super::verify;
 
 const WHITEOUT_PREFIX: &str = ".wh.";
@@ -70,7 +71,7 @@ pub fn visit_layer_into(
     visit: &mut dyn FnMut(&LayerEntry, &mut dyn Read) -> io::Result<()>,
 ) -> anyhow::Result<()> {
     let blob = &archive.layers[index];
-    let what = format!("layer {} ({})", index + 1, blob.name);
+    let what = format!("layer {} ({})", index + 1, crate::escape::text(&blob.name));
     let mut host_error = None;
     let result =
         if copy.is_none() && blob.compression == Compression::None && !archive.needs_check(index) {
@@ -129,23 +130,45 @@ fn visit_entries<R: Read>(
     entries: tar::Entries<'_, R>,
     visit: &mut dyn FnMut(&LayerEntry, &mut dyn Read) -> io::Result<()>,
 ) -> io::Result<()> {
+    // Names go where Docker's unpacker puts them: through this layer's own
+    // symlinks (see `unpack`).
+    let mut paths = LayerPaths::default();
     for entry in entries {
         let mut entry = entry?;
-        if let Some(decoded) = decode_entry(&mut entry)? {
+        if let Some(decoded) = decode_entry(&mut entry, &paths)? {
+            record(&mut paths, &decoded);
             visit(&decoded, &mut entry)?;
         }
     }
     Ok(())
 }
 
-fn decode_entry<R: Read>(entry: &mut tar::Entry<'_, R>) -> io::Result<Option<LayerEntry>> {
+/// What `entry` leaves in the layer's own directory, for the names after it.
+fn record(paths: &mut LayerPaths, entry: &LayerEntry) {
+    match &entry.kind {
+        EntryKind::Node(NodeKind::Symlink { target }) => {
+            paths.placed(&entry.path, Some(target), false)
+        }
+        EntryKind::Node(NodeKind::Dir) => paths.placed(&entry.path, None, true),
+        EntryKind::Node(_) | EntryKind::Hardlink { .. } | EntryKind::Whiteout => {
+            paths.placed(&entry.path, None, false)
+        }
+        EntryKind::Opaque => {}
+    }
+}
+
+fn decode_entry<R: Read>(
+    entry: &mut tar::Entry<'_, R>,
+    paths: &LayerPaths,
+) -> io::Result<Option<LayerEntry>> {
     let raw = entry.path()?;
     refuse_breakout(&raw, "entry")?;
-    let path = normalize_tar_path(&raw);
-    let Some(file_name) = path.file_name().map(|n| n.as_encoded_bytes().to_vec()) else {
+    let named = normalize_tar_path(&raw);
+    let Some(file_name) = named.file_name().map(|n| n.as_encoded_bytes().to_vec()) else {
         return Ok(None); // the root itself: layers carry no meaning for it
     };
-    let parent = path.parent().unwrap_or(Path::new("/")).to_path_buf();
+    let parent = paths.directory(named.parent().unwrap_or(Path::new("/")))?;
+    let path = parent.join(std::ffi::OsStr::from_bytes(&file_name));
     let meta = read_meta(entry)?;
     let header = entry.header();
     let data_offset = entry.raw_file_position();
@@ -181,7 +204,7 @@ fn decode_entry<R: Read>(entry: &mut tar::Entry<'_, R>) -> io::Result<Option<Lay
                 let target = entry.link_name()?.unwrap_or_default();
                 refuse_breakout(&target, "hard link target")?;
                 EntryKind::Hardlink {
-                    target: normalize_tar_path(&target),
+                    target: paths.entry(&normalize_tar_path(&target))?,
                 }
             }
             EntryType::Char => EntryKind::Node(NodeKind::CharDevice {

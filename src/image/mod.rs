@@ -18,6 +18,7 @@ pub mod store;
 #[cfg(test)]
 pub(crate) mod test_archive;
 pub mod transport;
+pub mod unpack;
 pub mod verify;
 
 pub use archive::ImageArchive;

@@ -47,6 +47,13 @@ pub trait LayerObserver<V> {
     /// `new` was stored at `entry.path`, over `replaced` when something was
     /// there (a replaced non-directory has been reported hidden already).
     fn placed(&mut self, _entry: &LayerEntry, _new: &V, _replaced: Option<&V>) {}
+
+    /// The value of a directory the unpacker creates at `path` for `entry`,
+    /// where a lower layer has something else (see [`apply_layer`]); `None`
+    /// leaves the lower value in place.
+    fn implicit_dir(&mut self, _entry: &LayerEntry, _path: &Path) -> Option<V> {
+        None
+    }
 }
 
 /// Applies one layer's entries, in tar order, to `tree`.
@@ -74,6 +81,7 @@ pub fn apply_layer<V: OverlayValue>(
         };
         // Declined by the observer, or a link to nothing (tar tools skip those too).
         let Some(new) = new else { continue };
+        make_directories(tree, entry, observer);
         let old = tree.remove(&entry.path);
         let dir_over_dir = new.is_dir() && old.as_ref().is_some_and(V::is_dir);
         if !dir_over_dir {
@@ -87,6 +95,38 @@ pub fn apply_layer<V: OverlayValue>(
         }
         observer.placed(entry, &new, old.as_ref());
         tree.insert(entry.path.clone(), new);
+    }
+}
+
+/// Docker unpacks a layer into a directory of its own, where a name's
+/// missing directories are created (`MkdirAll`); such a directory then hides
+/// whatever non-directory a lower layer had at its path (a symlink `/app`
+/// below, `app/config` in this layer: `/app` is a directory now).
+fn make_directories<V: OverlayValue>(
+    tree: &mut BTreeMap<PathBuf, V>,
+    entry: &LayerEntry,
+    observer: &mut impl LayerObserver<V>,
+) {
+    let Some(parent) = entry.path.parent() else {
+        return;
+    };
+    // Outermost first: a directory made high up hides what was below it.
+    let ancestors: Vec<&Path> = parent
+        .ancestors()
+        .take_while(|a| a.parent().is_some())
+        .collect();
+    for dir in ancestors.into_iter().rev() {
+        if tree.get(dir).is_none_or(V::is_dir) {
+            continue;
+        }
+        let Some(made) = observer.implicit_dir(entry, dir) else {
+            continue;
+        };
+        if let Some(old) = tree.remove(dir) {
+            observer.hidden(dir, &old, Hidden::Replaced);
+        }
+        hide(tree, dir, false, Hidden::Replaced, observer);
+        tree.insert(dir.to_path_buf(), made);
     }
 }
 

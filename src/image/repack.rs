@@ -38,7 +38,7 @@ pub fn write_for_engine(
             blob.stored_size,
             archive.checked_blob(index),
         )
-        .with_context(|| format!("layer {} ({})", index + 1, blob.name))?;
+        .with_context(|| format!("layer {} ({})", index + 1, crate::escape::text(&blob.name)))?;
         layer_names.push(name);
     }
     let manifest = json!([{

@@ -171,6 +171,21 @@ impl LayerObserver<Node> for NodeMaker {
             ..target.clone()
         })
     }
+
+    fn implicit_dir(&mut self, entry: &LayerEntry, path: &Path) -> Option<Node> {
+        // As `MkdirAll(path, 0755)` makes it, as root; the time is the
+        // entry's, not the unpacking's, so that two reads agree.
+        Some(Node {
+            path: path.to_path_buf(),
+            kind: NodeKind::Dir,
+            meta: crate::image::node::NodeMeta {
+                mode: 0o755,
+                mtime: entry.meta.mtime,
+                ..Default::default()
+            },
+            content: None,
+        })
+    }
 }
 
 impl ContentSource for RootFs {

@@ -72,7 +72,10 @@ fn must_exist(path: &Path) -> Result<()> {
 /// `docker save IMAGE`: the config and every layer.
 pub async fn save_from_daemon(docker: &Docker, image: &str) -> Result<ImageArchive> {
     let mut spool = spool_file()?;
-    docker.save_image(image, &mut spool).await?;
+    docker
+        .save_image(image, &mut spool)
+        .await
+        .map_err(|f| crate::space::explain(f, "the image (docker save)", None))?;
     let file = spool.into_std().await;
     tokio::task::spawn_blocking(move || ImageArchive::from_file(file))
         .await
@@ -91,11 +94,18 @@ pub async fn export_from_daemon(
     image_id: &str,
     config_bytes: Vec<u8>,
 ) -> Result<ImageArchive> {
+    // Never started, so its VOLUMEs get a tmpfs each rather than a volume
+    // that would outlive a killed rslim (the export reads the image's files).
+    let volumes = crate::image::ImageConfig::parse(&config_bytes)
+        .map(|config| config.run.volume_paths())
+        .unwrap_or_default();
     let spec = ContainerSpec {
         name,
         image: image_id.to_string(),
         // Never started: the entrypoint only has to be non-empty.
         entrypoint: Some(vec![rslim_sensor::SENSOR_PATH.to_string()]),
+        volumes,
+        volumes_as: crate::docker::VolumeMount::Tmpfs,
         ..ContainerSpec::default()
     };
     let id = created.create(docker, &spec).await?;

@@ -157,6 +157,8 @@ fn locate_member(
     asked: &str,
 ) -> anyhow::Result<Located> {
     let mut name = clean.to_string();
+    // Names come from the archive: quoted escaped in messages.
+    let asked = crate::escape::text(asked);
     for _ in 0..=MAX_LINK_HOPS {
         match members.get(&name) {
             None if name == clean => {
@@ -164,7 +166,8 @@ fn locate_member(
             }
             None => {
                 return Err(invalid(format!(
-                    "{asked} is a link to {name}, which the archive lacks"
+                    "{asked} is a link to {}, which the archive lacks",
+                    crate::escape::text(&name)
                 )));
             }
             Some(Member::File { offset, size }) => {
@@ -181,7 +184,8 @@ fn locate_member(
                 };
                 name = join_inside(base, target).ok_or_else(|| {
                     invalid(format!(
-                        "{name} is a link to {target:?}, which points outside the archive"
+                        "{} is a link to {target:?}, which points outside the archive",
+                        crate::escape::text(&name)
                     ))
                 })?;
             }

@@ -4,6 +4,7 @@ use std::fmt::Write;
 
 use super::Finding;
 use crate::cli::Severity;
+use crate::escape;
 
 /// The lowercase name used in text and JSON output.
 pub fn label(severity: Severity) -> &'static str {
@@ -20,13 +21,22 @@ pub fn text(file: &str, findings: &[Finding]) -> String {
     for finding in findings {
         let severity = label(finding.severity);
         // Writing to a String cannot fail.
+        // The Dockerfile's own text is quoted escaped, control characters and all.
         let _ = writeln!(
             out,
-            "{file}:{} {} {severity}: {}",
-            finding.line, finding.id, finding.message
+            "{}:{} {} {severity}: {}",
+            escape::text(file),
+            finding.line,
+            finding.id,
+            escape::text(&finding.message)
         );
-        let _ = writeln!(out, "  {:>4} | {}", finding.line, finding.source);
-        let _ = writeln!(out, "  fix: {}", finding.fix);
+        let _ = writeln!(
+            out,
+            "  {:>4} | {}",
+            finding.line,
+            escape::text(&finding.source)
+        );
+        let _ = writeln!(out, "  fix: {}", escape::text(finding.fix));
     }
     let _ = writeln!(
         out,
@@ -35,8 +45,4 @@ pub fn text(file: &str, findings: &[Finding]) -> String {
         if findings.len() == 1 { "" } else { "s" }
     );
     out
-}
-
-pub fn json(findings: &[Finding]) -> String {
-    serde_json::to_string_pretty(findings).expect("findings serialize to JSON")
 }

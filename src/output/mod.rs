@@ -5,6 +5,7 @@ pub mod archive;
 pub mod config;
 pub mod digest;
 pub mod epoch;
+pub mod extra;
 pub mod layer;
 pub mod layout;
 pub mod oci;

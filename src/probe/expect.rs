@@ -50,7 +50,7 @@ pub fn command_unmet(expect: &CommandExpect, answer: &Answer) -> Option<String> 
         if exit != wanted {
             return Some(format!(
                 "expected exit code {wanted}, got {exit}: {}",
-                shorten(output.as_bytes())
+                crate::escape::text(&shorten(output.as_bytes()))
             ));
         }
     }

@@ -87,11 +87,32 @@ async fn exchange(addr: SocketAddr, request: &Request<'_>) -> std::io::Result<Re
     stream.write_all(head.as_bytes()).await?;
     stream.write_all(request.body).await?;
     let mut raw = Vec::new();
-    (&mut stream)
-        .take(MAX_RESPONSE_BYTES as u64)
-        .read_to_end(&mut raw)
-        .await?;
+    let mut chunk = vec![0u8; 64 * 1024];
+    loop {
+        let read = stream.read(&mut chunk).await?;
+        if read == 0 {
+            break;
+        }
+        raw.extend_from_slice(&chunk[..read]);
+        // Decided by the first bytes: a server that answers (or greets first,
+        // like MySQL or SMTP) with anything but `HTTP/` speaks another
+        // protocol, and may keep the connection open forever.
+        if !could_be_http(&raw) {
+            return Ok(Reply::NotHttp(raw));
+        }
+        if raw.len() >= MAX_RESPONSE_BYTES {
+            raw.truncate(MAX_RESPONSE_BYTES);
+            break;
+        }
+    }
     Ok(parse_reply(&raw))
+}
+
+/// Whether `start` (the first bytes of an answer) can still begin an HTTP response.
+fn could_be_http(start: &[u8]) -> bool {
+    const PREFIX: &[u8] = b"HTTP/";
+    let n = start.len().min(PREFIX.len());
+    start[..n] == PREFIX[..n]
 }
 
 /// Parses a whole response as read until the server closed the connection.
@@ -158,6 +179,43 @@ fn dechunk(mut data: &[u8]) -> Vec<u8> {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn only_answers_starting_like_http_can_be_http() {
+        assert!(could_be_http(b"HT"));
+        assert!(could_be_http(b"HTTP/1.1 200 OK"));
+        assert!(!could_be_http(b"-ERR unknown command"));
+        assert!(!could_be_http(b"J\x00\x00\x00\x0a8.0.36"));
+    }
+
+    /// A redis-like server answers an error line and keeps the connection
+    /// open: the probe must tell it is not HTTP from that line, long before
+    /// its timeout, instead of waiting for a close that never comes.
+    #[tokio::test]
+    async fn a_server_of_another_protocol_is_recognised_at_its_first_bytes() {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let server = tokio::spawn(async move {
+            let (mut socket, _) = listener.accept().await.unwrap();
+            let mut buffer = [0u8; 1024];
+            let _ = socket.read(&mut buffer).await;
+            socket
+                .write_all(b"-ERR unknown command 'GET'\r\n")
+                .await
+                .unwrap();
+            // Never closes on its own.
+            tokio::time::sleep(Duration::from_secs(30)).await;
+        });
+        let reply = send(addr, &Request::get("/"), Duration::from_secs(3))
+            .await
+            .expect("the probe waited for a close instead of reading the first bytes");
+        assert!(
+            matches!(reply, Reply::NotHttp(ref bytes) if bytes.starts_with(b"-ERR")),
+            "{reply:?}"
+        );
+        server.abort();
+    }
     use super::*;
 
     #[test]

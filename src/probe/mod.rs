@@ -8,6 +8,7 @@ pub mod crawl;
 pub mod expect;
 pub mod http;
 pub mod plan;
+pub mod run;
 pub mod script;
 pub mod steps;
 

@@ -34,6 +34,8 @@ pub struct PlanSources {
     pub http_cmds: Vec<String>,
     pub exec: Vec<String>,
     pub host_exec: Vec<String>,
+    /// `--run-args`: each a `run` step.
+    pub run_args: Vec<String>,
     pub crawl: Option<CrawlLimits>,
     pub on_failure: ProbeFailure,
     pub verify: bool,
@@ -55,8 +57,11 @@ impl PlannedStep {
 
 #[derive(Debug, Clone, Default)]
 pub struct Plan {
-    /// Run while profiling (and again when verifying).
+    /// Run in the profiling container (and again when verifying).
     pub steps: Vec<PlannedStep>,
+    /// `run` steps: each in a container of its own (run.rs), after the
+    /// profiling container started, one at a time.
+    pub runs: Vec<PlannedStep>,
     /// Run only when verifying, against the original and the slim image.
     pub verify_only: Vec<PlannedStep>,
     pub crawl: Option<CrawlLimits>,
@@ -82,7 +87,9 @@ impl Plan {
     /// Reads and checks every probe file and one-liner against the image's
     /// exposed ports: any error is a usage error, raised before anything runs.
     pub fn load(sources: &PlanSources, exposed: &[u16]) -> Result<Plan> {
-        let mut steps = files(&sources.probe_files, exposed)?;
+        let (mut runs, mut steps): (Vec<_>, Vec<_>) = files(&sources.probe_files, exposed)?
+            .into_iter()
+            .partition(|planned| matches!(planned.step, Step::Run(_)));
         let plain = Arc::new(Ignore::default());
         for text in &sources.http_cmds {
             steps.push(PlannedStep {
@@ -111,6 +118,13 @@ impl Plan {
                 });
             }
         }
+        for text in &sources.run_args {
+            runs.push(PlannedStep {
+                origin: "--run-args".into(),
+                step: Step::Run(super::run::one_liner(text)?),
+                ignore: plain.clone(),
+            });
+        }
         if sources.crawl.is_some() && exposed.is_empty() {
             return Err(Failure::msg(
                 ExitKind::Usage,
@@ -119,6 +133,7 @@ impl Plan {
         }
         Ok(Plan {
             steps,
+            runs,
             verify_only: files(&sources.verify_probe_files, exposed)?,
             crawl: sources.crawl,
             on_failure: sources.on_failure,
@@ -166,21 +181,7 @@ impl Plan {
         planned.extend(self.steps.iter().cloned());
         for step in planned {
             let outcome = run_step(&step.step, &step.ignore, at).await;
-            if let Some(unmet) = &outcome.unmet {
-                let message = format!("probe step {} failed: {unmet}", step.title());
-                match self.on_failure {
-                    ProbeFailure::Fail => {
-                        return Err(Failure::msg(
-                            ExitKind::ProbeFailed,
-                            format!("{message} (--probe-failure warn to go on)"),
-                        ))
-                    }
-                    ProbeFailure::Warn => {
-                        eprintln!("rslim: warning: {message}");
-                        notes.push(message);
-                    }
-                }
-            }
+            notes.extend(judge(self.on_failure, &step, outcome.unmet.as_deref())?);
             records.push(StepRecord {
                 origin: step.origin.clone(),
                 step: step.step.describe(),
@@ -191,6 +192,30 @@ impl Plan {
             });
         }
         Ok(records)
+    }
+}
+
+/// What a missed expectation does: the build fails with
+/// [`ExitKind::ProbeFailed`] (`--probe-failure fail`), or a warning is
+/// printed and returned as a note for the report (`warn`).
+pub fn judge(
+    on_failure: ProbeFailure,
+    step: &PlannedStep,
+    unmet: Option<&str>,
+) -> Result<Option<String>> {
+    let Some(unmet) = unmet else {
+        return Ok(None);
+    };
+    let message = format!("probe step {} failed: {unmet}", step.title());
+    match on_failure {
+        ProbeFailure::Fail => Err(Failure::msg(
+            ExitKind::ProbeFailed,
+            format!("{message} (--probe-failure warn to go on)"),
+        )),
+        ProbeFailure::Warn => {
+            crate::report::progress::warn(&message);
+            Ok(Some(message))
+        }
     }
 }
 

@@ -42,6 +42,8 @@ pub enum Step {
     Exec(CommandStep),
     HostExec(CommandStep),
     Wait(WaitStep),
+    /// A fresh container of the image with these args (src/probe/run.rs).
+    Run(RunStep),
 }
 
 #[derive(Debug, Clone, Deserialize, PartialEq)]
@@ -90,6 +92,28 @@ pub struct CommandExpect {
     pub output_contains: Option<String>,
 }
 
+/// `docker run IMAGE ARGS...` under the sensor: the args replace CMD, the
+/// ENTRYPOINT stays; the answer is the exit code and the logged output.
+#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct RunStep {
+    /// Replace the image's CMD; empty keeps it, as `docker run IMAGE` does.
+    #[serde(default)]
+    pub args: Vec<String>,
+    /// Added to the image's environment (`docker run -e NAME=value`).
+    #[serde(default)]
+    pub env: BTreeMap<String, String>,
+    #[serde(default)]
+    pub expect: CommandExpect,
+}
+
+impl RunStep {
+    /// `NAME=value` pairs, as the engine takes them.
+    pub fn env_pairs(&self) -> Vec<String> {
+        self.env.iter().map(|(k, v)| format!("{k}={v}")).collect()
+    }
+}
+
 #[derive(Debug, Clone, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct WaitStep {
@@ -111,6 +135,21 @@ impl Step {
             Step::Exec(c) => format!("exec {}", c.cmd.join(" ")),
             Step::HostExec(c) => format!("host-exec {}", c.cmd.join(" ")),
             Step::Wait(w) => format!("wait {}s", w.seconds),
+            Step::Run(r) => {
+                let mut text = String::from("run");
+                for arg in &r.args {
+                    text.push(' ');
+                    text += &quoted(arg);
+                }
+                if r.args.is_empty() {
+                    text += " (the image's CMD)";
+                }
+                if !r.env.is_empty() {
+                    let env: Vec<String> = r.env_pairs().iter().map(|kv| quoted(kv)).collect();
+                    text += &format!(" (env {})", env.join(" "));
+                }
+                text
+            }
         }
     }
 
@@ -146,8 +185,14 @@ pub fn load(path: &Path, exposed: &[u16]) -> Result<ProbeFile> {
             format!("cannot read probe file {shown}: {e}"),
         )
     })?;
-    let mut file = parse(&text).map_err(|e| usage(format!("probe file {shown}: {e}")))?;
     let base = path.parent().unwrap_or(Path::new("."));
+    check(&text, &shown.to_string(), base, exposed)
+}
+
+/// Parses and checks the text of a probe file: `shown` names it in errors,
+/// body files are read relative to `base`.
+pub fn check(text: &str, shown: &str, base: &Path, exposed: &[u16]) -> Result<ProbeFile> {
+    let mut file = parse(text).map_err(|e| usage(format!("probe file {shown}: {e}")))?;
     let mut explicit_ports = 0;
     for (index, step) in file.steps.iter_mut().enumerate() {
         let at = format!(
@@ -158,7 +203,7 @@ pub fn load(path: &Path, exposed: &[u16]) -> Result<ProbeFile> {
         match step {
             Step::Http(http) => {
                 if let Some(port) = http.port {
-                    let line = nth_key_line(&text, "port", explicit_ports);
+                    let line = nth_key_line(text, "port", explicit_ports);
                     explicit_ports += 1;
                     check_port(port, exposed)
                         .map_err(|e| usage(format!("{at}, line {line}, field `port`: {e}")))?;
@@ -168,6 +213,7 @@ pub fn load(path: &Path, exposed: &[u16]) -> Result<ProbeFile> {
             Step::Exec(c) | Step::HostExec(c) if c.cmd.is_empty() => {
                 return Err(usage(format!("{at}: field `cmd` is empty")));
             }
+            Step::Run(r) => check_run(r).map_err(|e| usage(format!("{at}: {e}")))?,
             Step::Wait(w) if !(0.0..=3600.0).contains(&w.seconds) => {
                 return Err(usage(format!(
                     "{at}: field `seconds` must be between 0 and 3600"
@@ -251,6 +297,33 @@ fn resolve_http(
         }
     }
     Ok(())
+}
+
+/// What the engine would refuse, refused here with the field named.
+pub fn check_run(run: &RunStep) -> std::result::Result<(), String> {
+    if let Some(name) = run
+        .env
+        .keys()
+        .find(|name| name.is_empty() || name.contains(['=', '\0']))
+    {
+        return Err(format!(
+            "field `env`: {name:?} is not a variable name (empty, or holds `=` or NUL)"
+        ));
+    }
+    let nul = |text: &String| text.contains('\0');
+    if run.args.iter().any(nul) || run.env.values().any(nul) {
+        return Err("fields `args` and `env` cannot hold NUL characters".into());
+    }
+    Ok(())
+}
+
+/// An argument as a shell would need it written, for descriptions.
+fn quoted(arg: &str) -> String {
+    let plain = |c: char| c.is_ascii_alphanumeric() || "-_=./:,@%+".contains(c);
+    match !arg.is_empty() && arg.chars().all(plain) {
+        true => arg.to_string(),
+        false => format!("'{}'", arg.replace('\'', "'\\''")),
+    }
 }
 
 fn first_port(exposed: &[u16]) -> std::result::Result<u16, String> {

@@ -74,6 +74,16 @@ pub async fn run_step(step: &Step, ignore: &Ignore, at: &Endpoint<'_>) -> Outcom
             tokio::time::sleep(Duration::from_secs_f64(w.seconds)).await;
             (Answer::Waited, None)
         }
+        // Plans keep these apart: each gets a container of its own (run.rs).
+        Step::Run(_) => {
+            let error = "a run step needs a container of its own".to_string();
+            (
+                Answer::NoAnswer {
+                    error: error.clone(),
+                },
+                Some(error),
+            )
+        }
     };
     Outcome {
         answer,

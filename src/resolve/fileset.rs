@@ -4,17 +4,20 @@
 //! beyond reading the tree.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
 use super::appfiles::{find_app_files, AppFilesMode};
 use super::closure::{LibraryResolver, Missing};
-use super::packages::PackageDb;
+use super::includes::{wanted, Exclusion, Includes};
+use super::keep_packages::{existing_paths, whole_packages, KeepMode, Whole};
+use super::package_use::{package_use, PackageUse};
+use super::packages::{DbFormat, PackageDb};
 use super::pathwalk::{normalize, resolve, Resolved};
 use super::rules::{RuleContext, RuntimeRule, Want};
 use super::script::{script_interpreters, which, DEFAULT_PATH};
+use super::statusd::{status_d, RELEASE_FILES};
 use super::tree::FsTree;
 use crate::image::config::RunConfig;
 use crate::image::node::NodeKind;
@@ -69,6 +72,11 @@ pub enum Reason {
     Perl,
     /// Ruby's `require` closure, with the gems it uses.
     Ruby,
+    /// A file of a package kept whole (`--keep packages`, docs/packages.md).
+    Package,
+    /// What vulnerability scanners read: the `status.d` entries rslim writes
+    /// for the kept packages, and the files naming the distribution.
+    PackageMetadata,
 }
 
 /// What the sensor recorded, as paths inside the container.
@@ -84,8 +92,20 @@ pub struct Observed {
 #[derive(Debug, Clone, Default)]
 pub struct KeepOptions {
     pub include_shell: bool,
+    /// `--include-path` (and `--include-path-file`): paths or globs.
     pub include_paths: Vec<PathBuf>,
+    /// `--include-bin`, `--include-exe`, `--include-certs`, `--include-zoneinfo`,
+    /// `--include-locale` (docs in [`super::includes`]).
+    pub include_bins: Vec<PathBuf>,
+    pub include_exes: Vec<String>,
+    pub include_certs: bool,
+    pub include_zoneinfo: bool,
+    pub include_locales: Vec<String>,
+    /// `--exclude-pattern`: globs removed from the kept set after everything else.
+    pub exclude_patterns: Vec<String>,
     pub app_files: AppFilesMode,
+    /// `--keep`: what is observed, or whole packages ([`super::keep_packages`]).
+    pub keep: KeepMode,
     /// Runtime rules turned off by name (see [`RULE_NAMES`]).
     pub disabled_rules: BTreeSet<String>,
 }
@@ -115,20 +135,25 @@ const TMP: &str = "/tmp";
 /// Paths every slim image gets when the original has them.
 pub const ALWAYS_KEPT: &[&str] = &["/etc/passwd", "/etc/group", "/tmp"];
 
-/// The tools `--include-shell` keeps beside `sh`, when the image has them.
-pub const SHELL_TOOLS: &[&str] = &[
-    "sh", "bash", "ls", "cat", "env", "id", "ps", "grep", "mkdir", "rm", "cp", "mv", "head",
-    "tail", "chmod", "chown", "find", "du", "df", "less", "vi",
-];
-
 #[derive(Debug, Clone, Default)]
 pub struct KeepSet {
-    /// Every kept path (existing in the tree) with its reason, sorted.
+    /// Every kept path (existing in the tree, or one of [`KeepSet::synthetic`])
+    /// with its reason, sorted.
     pub paths: BTreeMap<PathBuf, Reason>,
+    /// Files rslim writes that the original does not have, by path: the
+    /// `status.d` entries of the kept packages ([`super::statusd`]).
+    pub synthetic: BTreeMap<PathBuf, Vec<u8>>,
+    /// Each package with a kept file: how much of it is kept.
+    pub packages: Vec<PackageUse>,
+    /// What `--exclude-pattern` removed, with the reason it had been kept for.
+    pub excluded: Vec<(PathBuf, Reason)>,
     /// Libraries a kept program needs that the image does not have.
     pub missing_libraries: Vec<Missing>,
     /// Things the user should know (no shell in the image, missing interpreters).
     pub notes: Vec<String>,
+    /// Where argv[0] of the image's command is in the image; `None` when the
+    /// image lacks it (a slim image could not start: see [`entrypoint_path`]).
+    pub entrypoint: Option<PathBuf>,
     /// Paths added since the runtime rules last looked.
     fresh: Vec<PathBuf>,
 }
@@ -172,13 +197,11 @@ pub fn keep_set(
         }
     };
 
-    if let Some(program) = run.argv().first() {
-        add(
-            &mut keep,
-            which(tree, OsStr::new(program), path_var),
-            Reason::Entrypoint,
-            &mut pending,
-        );
+    let mut entrypoint_links = Vec::new();
+    if let Some(found) = entrypoint_path(tree, run) {
+        keep.entrypoint = Some(found.path.clone());
+        entrypoint_links = found.symlinks.clone();
+        add(&mut keep, Some(found), Reason::Entrypoint, &mut pending);
     }
     for (paths, reason) in [
         (&observed.executed, Reason::Executed),
@@ -223,40 +246,19 @@ pub fn keep_set(
             &mut pending,
         );
     }
-    for include in &options.include_paths {
-        let Some(found) = resolve(tree, &normalize(include)) else {
-            keep.notes.push(format!(
-                "--include-path {} is not in the image",
-                include.display()
-            ));
-            continue;
-        };
-        for path in subtree(tree, &found.path) {
-            add(
-                &mut keep,
-                resolve(tree, &path),
-                Reason::Include,
-                &mut pending,
-            );
-        }
-        add(&mut keep, Some(found), Reason::Include, &mut pending);
-    }
-    if options.include_shell {
-        match which(tree, OsStr::new("sh"), path_var) {
-            None => keep.notes.push(
-                "the image has no shell (no sh in its PATH): --include-shell kept nothing".into(),
-            ),
-            Some(_) => {
-                for tool in SHELL_TOOLS {
-                    add(
-                        &mut keep,
-                        which(tree, OsStr::new(tool), path_var),
-                        Reason::Shell,
-                        &mut pending,
-                    );
-                }
-            }
-        }
+    let includes = Includes {
+        paths: options.include_paths.clone(),
+        bins: options.include_bins.clone(),
+        exes: options.include_exes.clone(),
+        shell: options.include_shell,
+        certs: options.include_certs,
+        zoneinfo: options.include_zoneinfo,
+        locales: options.include_locales.clone(),
+    };
+    let included = wanted(tree, &includes, path_var);
+    keep.notes.extend(included.notes);
+    for (want, reason) in included.wants {
+        keep_wanted(tree, &mut keep, want, reason, &mut pending);
     }
 
     let packages = PackageDb::load(tree);
@@ -300,6 +302,20 @@ pub fn keep_set(
     }
 
     let libraries = LibraryResolver::new(tree, run.env_var("LD_LIBRARY_PATH"));
+    let mut whole = BTreeMap::new();
+    // The command's name (`python3` → `python3.11`) belongs to a package too.
+    let used: Vec<PathBuf> = touched.iter().chain(&entrypoint_links).cloned().collect();
+    if options.keep == KeepMode::Packages {
+        // What the kept files need counts as kept when dependencies are weighed.
+        close_over_needs(
+            tree,
+            run,
+            &libraries,
+            &mut keep,
+            std::mem::take(&mut pending),
+        );
+        whole = keep_whole_packages(tree, &packages, &used, &mut keep, &mut pending);
+    }
     let mut rules: Vec<Box<dyn RuntimeRule>> = all_rules()
         .into_iter()
         .filter(|rule| !options.disabled_rules.contains(rule.name()))
@@ -323,6 +339,19 @@ pub fn keep_set(
             std::mem::take(&mut pending),
         );
         let mut batch = std::mem::take(&mut keep.fresh);
+        if batch.is_empty() && options.keep == KeepMode::Packages {
+            // A dependency may own a file only the rules or their closures
+            // found: it is kept whole too, and its files go through the rules.
+            whole = keep_whole_packages(tree, &packages, &used, &mut keep, &mut pending);
+            close_over_needs(
+                tree,
+                run,
+                &libraries,
+                &mut keep,
+                std::mem::take(&mut pending),
+            );
+            batch = std::mem::take(&mut keep.fresh);
+        }
         if batch.is_empty() {
             break;
         }
@@ -343,9 +372,11 @@ pub fn keep_set(
     // (including /var/run → /run, whose target the runtime-dir rule may only
     // just have added), and their parents.
     keep_runtime_dirs(tree, Path::new("/"), &mut keep);
+    let mut special = Special::default();
+    collect_special(tree, Path::new("/"), &mut special);
+    keep_fifos_note_devices(&special, &mut keep);
     keep_parents(&mut keep);
-    let mut links = Vec::new();
-    collect_symlinks(tree, Path::new("/"), &mut links);
+    let links = special.symlinks;
     while keep_symlinks_to_kept(tree, &links, &mut keep) {}
     keep_parents(&mut keep);
     keep_kernel_symlinks(tree, &links, &mut keep);
@@ -353,8 +384,142 @@ pub fn keep_set(
         // Written as a fresh 1777 directory: programs expect a writable /tmp.
         keep.paths.insert(PathBuf::from(TMP), Reason::Always);
     }
+    let exclusion = match Exclusion::new(tree, &options.exclude_patterns) {
+        Ok(exclusion) => Some(exclusion),
+        Err(e) => {
+            keep.notes
+                .push(format!("--exclude-pattern {e}: nothing excluded"));
+            None
+        }
+    };
+    if let Some(exclusion) = exclusion.as_ref().filter(|e| !e.is_empty()) {
+        exclude(tree, exclusion, &mut keep);
+    }
+    if packages.format == DbFormat::Dpkg {
+        keep_package_metadata(tree, &packages, &whole, exclusion.as_ref(), &mut keep);
+    }
     keep.fresh.clear();
     keep
+}
+
+/// `--keep packages`: every existing path of the packages
+/// [`whole_packages`] picks; their symlinks keep their targets too.
+fn keep_whole_packages(
+    tree: &dyn FsTree,
+    packages: &PackageDb,
+    touched: &[PathBuf],
+    keep: &mut KeepSet,
+    pending: &mut Vec<PathBuf>,
+) -> BTreeMap<usize, Whole> {
+    let whole = whole_packages(tree, packages, touched, &|path| {
+        keep.paths.contains_key(path)
+    });
+    for &index in whole.keys() {
+        for path in existing_paths(tree, packages, index) {
+            if matches!(tree.kind(path), Some(NodeKind::Symlink { .. })) {
+                keep.add(path, Reason::Package);
+            }
+            keep_wanted(
+                tree,
+                keep,
+                Want::Path(path.clone()),
+                Reason::Package,
+                pending,
+            );
+        }
+    }
+    whole
+}
+
+/// Removes what `--exclude-pattern` matches, whatever kept it, and says
+/// which of those paths the app or a kept program needs.
+fn exclude(tree: &dyn FsTree, exclusion: &Exclusion, keep: &mut KeepSet) {
+    let removed: Vec<(PathBuf, Reason)> = keep
+        .paths
+        .iter()
+        .filter(|(path, _)| exclusion.excludes(path))
+        .map(|(path, reason)| (path.clone(), *reason))
+        .collect();
+    let mut bytes = 0;
+    let mut needed = Vec::new();
+    for (path, reason) in &removed {
+        keep.paths.remove(path);
+        if let Some(NodeKind::File { size }) = tree.kind(path) {
+            bytes += size;
+        }
+        if matches!(
+            reason,
+            Reason::Entrypoint
+                | Reason::Executed
+                | Reason::Accessed
+                | Reason::LookedUp
+                | Reason::ElfDependency
+                | Reason::Interpreter
+        ) {
+            needed.push(format!("{} ({})", path.display(), reason_name(*reason)));
+        }
+    }
+    if removed.is_empty() {
+        keep.notes
+            .push("--exclude-pattern: no kept path matched, nothing was removed".into());
+    } else {
+        keep.notes.push(format!(
+            "--exclude-pattern removed {} kept path(s), {:.1} MB",
+            removed.len(),
+            bytes as f64 / 1e6
+        ));
+    }
+    if !needed.is_empty() {
+        let shown = needed.len().min(DEVICES_NAMED);
+        let more = match needed.len() - shown {
+            0 => String::new(),
+            n => format!(" and {n} more"),
+        };
+        keep.notes.push(format!(
+            "--exclude-pattern removed what the app used or a kept program needs, so the slim              image may fail where the original worked: {}{more}",
+            needed[..shown].join(", ")
+        ));
+    }
+    keep.excluded = removed;
+}
+
+/// The report's name of a reason (`elf-dependency`).
+fn reason_name(reason: Reason) -> String {
+    serde_json::to_value(reason)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_string))
+        .unwrap_or_default()
+}
+
+/// The files scanners name the distribution by, then one `status.d` entry
+/// per package with a kept file (docs/packages.md, "Scanners").
+fn keep_package_metadata(
+    tree: &dyn FsTree,
+    packages: &PackageDb,
+    whole: &BTreeMap<usize, Whole>,
+    exclusion: Option<&Exclusion>,
+    keep: &mut KeepSet,
+) {
+    let excluded = |path: &Path| exclusion.is_some_and(|e| e.excludes(path));
+    for file in RELEASE_FILES {
+        if let Some(found) = resolve(tree, Path::new(file)) {
+            if !excluded(Path::new(file)) && !excluded(&found.path) {
+                if found.symlinks.iter().any(|link| link == Path::new(file)) {
+                    keep.add(Path::new(file), Reason::PackageMetadata);
+                }
+                keep.add_resolved(&found, Reason::PackageMetadata);
+            }
+        }
+    }
+    keep.packages = package_use(tree, packages, &keep.paths, whole);
+    let indices: Vec<usize> = keep.packages.iter().map(|row| row.index).collect();
+    let mut synthetic = status_d(tree, packages, &indices, &keep.paths);
+    synthetic.retain(|path, _| !excluded(path));
+    for path in synthetic.keys() {
+        keep.paths.insert(path.clone(), Reason::PackageMetadata);
+    }
+    keep.synthetic = synthetic;
+    keep_parents(keep);
 }
 
 /// Keeps what a runtime rule asked for: the path (with the symlinks on the
@@ -496,14 +661,77 @@ fn keep_kernel_symlinks(tree: &dyn FsTree, links: &[PathBuf], keep: &mut KeepSet
     }
 }
 
-fn collect_symlinks(tree: &dyn FsTree, dir: &Path, out: &mut Vec<PathBuf>) {
+/// Where argv[0] of the image's command is, found as the runtime finds it:
+/// a name with a `/` as a path (relative ones from the WORKDIR), any other
+/// name in the image's PATH.
+pub fn entrypoint_path(tree: &dyn FsTree, run: &RunConfig) -> Option<Resolved> {
+    let program = run.argv().into_iter().next()?;
+    let path_var = run.env_var("PATH").unwrap_or(DEFAULT_PATH);
+    let workdir = run.working_dir.as_deref().filter(|w| !w.is_empty());
+    let named = match Path::new(&program) {
+        relative if program.contains('/') && relative.is_relative() => {
+            Path::new(workdir.unwrap_or("/")).join(relative)
+        }
+        _ => PathBuf::from(&program),
+    };
+    which(tree, named.as_os_str(), path_var)
+}
+
+/// What the tree walk finds besides directories and files.
+#[derive(Default)]
+struct Special {
+    symlinks: Vec<PathBuf>,
+    fifos: Vec<PathBuf>,
+    devices: Vec<(PathBuf, String)>,
+}
+
+fn collect_special(tree: &dyn FsTree, dir: &Path, out: &mut Special) {
     for entry in tree.list(dir) {
         match tree.kind(&entry) {
-            Some(NodeKind::Symlink { .. }) => out.push(entry),
-            Some(NodeKind::Dir) => collect_symlinks(tree, &entry, out),
+            Some(NodeKind::Symlink { .. }) => out.symlinks.push(entry),
+            Some(NodeKind::Dir) => collect_special(tree, &entry, out),
+            Some(NodeKind::Fifo) => out.fifos.push(entry),
+            Some(NodeKind::CharDevice { major, minor }) => {
+                out.devices.push((entry, format!("char {major}:{minor}")))
+            }
+            Some(NodeKind::BlockDevice { major, minor }) => {
+                out.devices.push((entry, format!("block {major}:{minor}")))
+            }
             _ => {}
         }
     }
+}
+
+/// Device nodes named in the note before "and N more".
+const DEVICES_NAMED: usize = 5;
+
+/// The kernel reports no open of a fifo or a device node to fanotify
+/// (measured on 6.18), so the sensor cannot see them used. Named pipes cost
+/// a header each and an app that opens one blocks or fails without it:
+/// every one is kept. Device nodes are not (a slim image should not carry
+/// more device access than the app needs, and the engine mounts its own
+/// `/dev`); those outside `/dev` are named in a note.
+fn keep_fifos_note_devices(special: &Special, keep: &mut KeepSet) {
+    for fifo in &special.fifos {
+        keep.add(fifo, Reason::Always);
+    }
+    let dropped: Vec<String> = special
+        .devices
+        .iter()
+        .filter(|(path, _)| !path.starts_with("/dev") && !keep.paths.contains_key(path))
+        .map(|(path, kind)| format!("{} ({kind})", path.display()))
+        .collect();
+    if dropped.is_empty() {
+        return;
+    }
+    let mut named = dropped[..dropped.len().min(DEVICES_NAMED)].join(", ");
+    if dropped.len() > DEVICES_NAMED {
+        named += &format!(" and {} more", dropped.len() - DEVICES_NAMED);
+    }
+    keep.notes.push(format!(
+        "the image has device nodes outside /dev, which the sensor cannot see opened and \
+         the slim image does not keep: {named}; keep one with --include-path"
+    ));
 }
 
 fn keep_parents(keep: &mut KeepSet) {
@@ -533,5 +761,7 @@ fn is_file(tree: &dyn FsTree, path: &Path) -> bool {
     matches!(tree.kind(path), Some(NodeKind::File { .. }))
 }
 
+#[cfg(test)]
+mod controls_tests;
 #[cfg(test)]
 mod tests;

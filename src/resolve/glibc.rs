@@ -106,7 +106,7 @@ pub fn nss_services(conf: &str) -> BTreeSet<String> {
 }
 
 /// `en_US.UTF-8` → the names glibc tries under /usr/lib/locale: `en_US.UTF-8`, `en_US.utf8`, `en_US`.
-fn locale_dir_names(value: &str) -> Vec<String> {
+pub fn locale_dir_names(value: &str) -> Vec<String> {
     let base = value.split('@').next().unwrap_or(value);
     let mut names = vec![value.to_string()];
     if let Some((language, codeset)) = base.split_once('.') {

@@ -7,7 +7,7 @@
 //! and apk (`/lib/apk/db/installed`). RPM's database is a binary Berkeley DB
 //! or SQLite file and is not read: such images simply have no owners.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 
 use super::pathwalk::{normalize, resolve};
@@ -43,12 +43,24 @@ pub struct Package {
     pub files: Vec<PathBuf>,
 }
 
+impl Package {
+    /// `Priority: required`: part of every Debian system (coreutils, libc6,
+    /// dash…), so kept whole only when the app touched one of its files.
+    pub fn is_required(&self) -> bool {
+        self.priority.as_deref() == Some("required")
+    }
+}
+
 #[derive(Debug)]
 pub struct PackageDb {
     pub format: DbFormat,
     pub packages: Vec<Package>,
     /// Real path in the tree (symlinked directories resolved) → owning packages.
     owners: HashMap<PathBuf, Vec<usize>>,
+    /// The same, per package: its real paths, sorted.
+    paths: Vec<Vec<PathBuf>>,
+    /// Per package: the real paths it lists as files ([`PackageDb::files_of`]).
+    files: Vec<Vec<PathBuf>>,
 }
 
 impl Default for PackageDb {
@@ -57,6 +69,8 @@ impl Default for PackageDb {
             format: DbFormat::None,
             packages: Vec::new(),
             owners: HashMap::new(),
+            paths: Vec::new(),
+            files: Vec::new(),
         }
     }
 }
@@ -74,12 +88,48 @@ impl PackageDb {
                 DbFormat::Apk
             }
         };
-        let owners = owners_by_real_path(tree, &packages);
+        let (owners, files) = owners_by_real_path(tree, &packages);
+        let mut paths = vec![Vec::new(); packages.len()];
+        for (path, indices) in &owners {
+            for &index in indices {
+                paths[index].push(path.clone());
+            }
+        }
+        for list in &mut paths {
+            list.sort();
+        }
         PackageDb {
             format,
             packages,
             owners,
+            paths,
+            files,
         }
+    }
+
+    /// The real paths package `index` lists as files and symlinks (not as
+    /// directories: those it lists before their contents), sorted; some may
+    /// not exist in the tree.
+    pub fn files_of(&self, index: usize) -> &[PathBuf] {
+        self.files.get(index).map_or(&[], Vec::as_slice)
+    }
+
+    /// Whether package `index` lists the real path `path` as a file or symlink.
+    pub fn owns_file(&self, index: usize, path: &Path) -> bool {
+        self.files_of(index)
+            .binary_search_by(|p| p.as_path().cmp(path))
+            .is_ok()
+    }
+
+    /// The real paths package `index` lists (mapped like [`PackageDb::owners`];
+    /// some may not exist in the tree), sorted.
+    pub fn paths_of(&self, index: usize) -> &[PathBuf] {
+        self.paths.get(index).map_or(&[], Vec::as_slice)
+    }
+
+    /// The index of the package named `name` (the first architecture's, sorted).
+    pub fn find(&self, name: &str) -> Option<usize> {
+        self.packages.iter().position(|p| p.name == name)
     }
 
     pub fn is_empty(&self) -> bool {
@@ -108,7 +158,7 @@ fn read_text(tree: &dyn FsTree, path: &Path) -> Option<String> {
 }
 
 /// The value of `field` in a stanza (first line only).
-fn field<'a>(stanza: &'a str, name: &str) -> Option<&'a str> {
+pub fn field<'a>(stanza: &'a str, name: &str) -> Option<&'a str> {
     stanza.lines().find_map(|line| {
         let (key, value) = line.split_once(':')?;
         (!line.starts_with([' ', '\t']) && key.eq_ignore_ascii_case(name)).then(|| value.trim())
@@ -251,11 +301,24 @@ fn read_apk(tree: &dyn FsTree) -> Vec<Package> {
 
 /// Maps each listed path to where it really is: Debian lists `/bin/ls`, which
 /// is `/usr/bin/ls` once `/bin` → `usr/bin`. The last component is not
-/// followed: a listed symlink owns the link, not its target.
-fn owners_by_real_path(tree: &dyn FsTree, packages: &[Package]) -> HashMap<PathBuf, Vec<usize>> {
+/// followed: a listed symlink owns the link, not its target. Also returns,
+/// per package, the real paths of what it lists as files: not the
+/// directories it lists before their contents (`/lib` in apt's list is the
+/// directory of its units, not the merged-/usr link of that name).
+fn owners_by_real_path(
+    tree: &dyn FsTree,
+    packages: &[Package],
+) -> (HashMap<PathBuf, Vec<usize>>, Vec<Vec<PathBuf>>) {
     let mut real_dirs: HashMap<PathBuf, Option<PathBuf>> = HashMap::new();
     let mut owners: HashMap<PathBuf, Vec<usize>> = HashMap::new();
+    let mut files = Vec::with_capacity(packages.len());
     for (index, package) in packages.iter().enumerate() {
+        let listed_dirs: HashSet<&Path> = package
+            .files
+            .iter()
+            .filter_map(|listed| listed.parent())
+            .collect();
+        let mut own_files = Vec::new();
         for listed in &package.files {
             let (Some(parent), Some(name)) = (listed.parent(), listed.file_name()) else {
                 continue;
@@ -266,13 +329,20 @@ fn owners_by_real_path(tree: &dyn FsTree, packages: &[Package]) -> HashMap<PathB
             let Some(real_parent) = real_parent else {
                 continue;
             };
-            let entry = owners.entry(real_parent.join(name)).or_default();
+            let real = real_parent.join(name);
+            if !listed_dirs.contains(listed.as_path()) {
+                own_files.push(real.clone());
+            }
+            let entry = owners.entry(real).or_default();
             if entry.last() != Some(&index) {
                 entry.push(index);
             }
         }
+        own_files.sort();
+        own_files.dedup();
+        files.push(own_files);
     }
-    owners
+    (owners, files)
 }
 
 #[cfg(test)]
@@ -330,6 +400,10 @@ mod tests {
         assert_eq!(db.owners(Path::new("/usr/bin/ls")), [0]);
         // The listed /bin is the symlink itself.
         assert!(db.is_owned(Path::new("/bin")));
+        // …but as a directory of coreutils' (it lists /bin/ls below it), not as its file.
+        assert_eq!(db.files_of(0), [PathBuf::from("/usr/bin/ls")]);
+        assert!(db.owns_file(0, Path::new("/usr/bin/ls")));
+        assert!(!db.owns_file(0, Path::new("/bin")));
         assert!(db.is_owned(Path::new("/usr/bin")));
         assert!(!db.is_owned(Path::new("/usr/bin/app-added")));
     }

@@ -7,13 +7,13 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use rslim_sensor::{
-    Findings, SensorConfig, CONFIG_PATH, FINDINGS_PATH, KEY_PATH, SENSOR_DIR, SENSOR_EXE,
-    SENSOR_PATH,
+    Findings, SensorConfig, CONFIG_PATH, FINDINGS_PATH, HEARTBEAT_PATH, KEY_PATH, SENSOR_DIR,
+    SENSOR_EXE, SENSOR_PATH,
 };
 
 use super::embedded::sensor_binary;
 use super::ExecVia;
-use crate::docker::{ContainerSpec, CreatedContainers, Docker};
+use crate::docker::{ContainerSpec, CreatedContainers, Docker, VolumeMount};
 use crate::error::{ExitKind, FailWith, Failure, Result};
 use crate::image::ImageConfig;
 
@@ -32,6 +32,70 @@ pub struct ProfilingOptions {
     pub stop_grace: Duration,
     /// Record what the app looks up with stat/access/readlink (the sensor then needs CAP_SYS_PTRACE).
     pub trace_lookups: bool,
+    /// How long the sensor lets the app run without a heartbeat from rslim
+    /// before it stops the app and exits ([`Heartbeat`]); zero: forever.
+    pub heartbeat_timeout: Duration,
+}
+
+/// The default of `--heartbeat-timeout`: long enough for a daemon that
+/// stalls for minutes (a big export or load beside the build), short enough
+/// that a killed rslim's container stops soon after.
+pub const HEARTBEAT_TIMEOUT: Duration = Duration::from_secs(180);
+
+/// Renews the sensor's heartbeat while rslim profiles: every
+/// [`Heartbeat::interval`], a new sealed heartbeat file goes into the
+/// container through the archive API (docs/sensor.md, "The heartbeat").
+/// The renewals stop when this is dropped or [`Heartbeat::stop`]ped.
+pub struct Heartbeat(tokio::task::JoinHandle<()>);
+
+impl Heartbeat {
+    /// A quarter of the timeout, between 250 ms and 10 s: three renewals
+    /// can be lost before the sensor gives up, and the default costs one
+    /// archive upload (about 20 ms of the daemon's time) every 10 s.
+    pub fn interval(timeout: Duration) -> Duration {
+        (timeout / 4).clamp(Duration::from_millis(250), Duration::from_secs(10))
+    }
+
+    fn start(docker: &Docker, container: &str, key: &[u8], timeout: Duration) -> Heartbeat {
+        let (docker, container, key) = (docker.clone(), container.to_string(), key.to_vec());
+        let every = Heartbeat::interval(timeout);
+        Heartbeat(tokio::spawn(async move {
+            for sequence in 1u64.. {
+                tokio::time::sleep(every).await;
+                let Ok(tar) = heartbeat_tar(&key, sequence) else {
+                    return;
+                };
+                // A failed renewal is retried by the next one; the sensor
+                // gives up only after several in a row.
+                let _ = docker.upload_tar(&container, tar).await;
+            }
+        }))
+    }
+
+    pub fn stop(&self) {
+        self.0.abort();
+    }
+}
+
+impl Drop for Heartbeat {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+/// `/.rslim/heartbeat` as a tar to extract at `/`.
+fn heartbeat_tar(key: &[u8], sequence: u64) -> std::io::Result<Vec<u8>> {
+    let content = rslim_sensor::seal::heartbeat(key, sequence);
+    let mut header = tar::Header::new_gnu();
+    header.set_entry_type(tar::EntryType::Regular);
+    header.set_mode(0o600);
+    header.set_uid(0);
+    header.set_gid(0);
+    header.set_size(content.len() as u64);
+    let mut builder = tar::Builder::new(Vec::new());
+    let path = PathBuf::from(HEARTBEAT_PATH.trim_start_matches('/'));
+    builder.append_data(&mut header, path, content.as_slice())?;
+    builder.into_inner()
 }
 
 pub struct ProfilingContainer {
@@ -43,6 +107,32 @@ pub struct ProfilingContainer {
     image_sets_home: bool,
     /// The key the sensor seals its findings with (see `rslim_sensor::seal`).
     seal_key: Vec<u8>,
+    heartbeat_timeout: Duration,
+    /// Running from start until the findings are in.
+    heartbeat: Option<Heartbeat>,
+}
+
+/// What the sensor starts in the container: the image's own command (the
+/// profiling container), or a `run` step's (docs/probes.md, "`run`").
+#[derive(Debug, Clone, Default)]
+pub struct Launch {
+    /// Replace the image's CMD, as `docker run IMAGE ARGS` does (the
+    /// ENTRYPOINT stays); `None` keeps it.
+    pub args: Option<Vec<String>>,
+    /// `NAME=value` pairs added to the image's environment.
+    pub env: Vec<String>,
+    /// Publish the image's TCP ports on 127.0.0.1 (the probes need them).
+    pub publish: bool,
+}
+
+impl Launch {
+    /// The image's command, its ports published: the profiling container.
+    pub fn image() -> Launch {
+        Launch {
+            publish: true,
+            ..Launch::default()
+        }
+    }
 }
 
 impl ProfilingContainer {
@@ -56,6 +146,20 @@ impl ProfilingContainer {
         config: &ImageConfig,
         options: &ProfilingOptions,
     ) -> Result<ProfilingContainer> {
+        let launch = Launch::image();
+        Self::create_with(docker, created, image, name, config, options, &launch).await
+    }
+
+    /// [`ProfilingContainer::create`] for what `launch` says to start.
+    pub async fn create_with(
+        docker: &Docker,
+        created: &CreatedContainers,
+        image: &str,
+        name: &str,
+        config: &ImageConfig,
+        options: &ProfilingOptions,
+        launch: &Launch,
+    ) -> Result<ProfilingContainer> {
         let run = &config.run;
         let spec = ContainerSpec {
             name: name.to_string(),
@@ -65,7 +169,10 @@ impl ProfilingContainer {
             // The sensor needs root for fanotify; it drops to the image's USER for the app.
             user: Some("0".into()),
             working_dir: None,
-            publish_tcp: run.tcp_ports(),
+            publish_tcp: match launch.publish {
+                true => run.tcp_ports(),
+                false => Vec::new(),
+            },
             // fanotify needs SYS_ADMIN; reading the path arguments of traced
             // lookups needs SYS_PTRACE. The sensor drops both for the app.
             cap_add: if options.trace_lookups {
@@ -73,17 +180,30 @@ impl ProfilingContainer {
             } else {
                 vec!["SYS_ADMIN".into()]
             },
+            env: launch.env.clone(),
+            volumes: run.volume_paths(),
+            volumes_as: VolumeMount::Labelled,
         };
         let id = created.create(docker, &spec).await?;
+        let argv = match &launch.args {
+            Some(args) => {
+                let mut argv = run.entrypoint.clone().unwrap_or_default();
+                argv.extend(args.iter().cloned());
+                argv
+            }
+            None => run.argv(),
+        };
+        let sets_home = |kv: &String| kv.starts_with("HOME=");
         let sensor_config = SensorConfig {
-            argv: run.argv(),
+            argv,
             user: run.user.clone().filter(|u| !u.is_empty()),
             workdir: run.working_dir.clone().filter(|w| !w.is_empty()),
             mount_marks: run.volume_paths(),
             stop_grace_secs: options.stop_grace.as_secs(),
             stop_signal: run.stop_signal.clone().filter(|s| !s.is_empty()),
-            image_sets_home: run.env_var("HOME").is_some(),
+            image_sets_home: run.env_var("HOME").is_some() || launch.env.iter().any(sets_home),
             trace_lookups: options.trace_lookups,
+            heartbeat_timeout_secs: options.heartbeat_timeout.as_secs(),
         };
         let seal_key = new_seal_key()?;
         docker
@@ -95,6 +215,8 @@ impl ProfilingContainer {
             ports: Vec::new(),
             image_sets_home: sensor_config.image_sets_home,
             seal_key,
+            heartbeat_timeout: Duration::from_secs(sensor_config.heartbeat_timeout_secs),
+            heartbeat: None,
         })
     }
 
@@ -105,8 +227,18 @@ impl ProfilingContainer {
         }
     }
 
+    /// Starts the container, and the heartbeat that keeps the sensor from
+    /// stopping the app.
     pub async fn start(&mut self, docker: &Docker, container_ports: &[u16]) -> Result<()> {
         docker.start_container(&self.id).await?;
+        if !self.heartbeat_timeout.is_zero() {
+            self.heartbeat = Some(Heartbeat::start(
+                docker,
+                &self.id,
+                &self.seal_key,
+                self.heartbeat_timeout,
+            ));
+        }
         for &port in container_ports {
             if let Some(host) = docker.published_port(&self.id, port).await? {
                 self.ports.push((port, host));
@@ -200,7 +332,7 @@ impl ProfilingContainer {
                 findings = exited => findings,
             }
         };
-        match signal {
+        let findings = match signal {
             // The app exits on its own: no deadline but the user's Ctrl-C.
             None => collected.await,
             Some(_) => tokio::time::timeout(budget, collected)
@@ -214,7 +346,16 @@ impl ProfilingContainer {
                         ),
                     ))
                 }),
+        };
+        if let Some(heartbeat) = &self.heartbeat {
+            heartbeat.stop();
         }
+        findings
+    }
+
+    /// The heartbeat timeout this container's sensor was given.
+    pub fn heartbeat_timeout(&self) -> Duration {
+        self.heartbeat_timeout
     }
 
     /// The sensor's findings, if they are there and sealed with this
@@ -446,6 +587,31 @@ mod tests {
             );
         }
         refused(Vec::new(), "archive is empty");
+    }
+
+    #[test]
+    fn the_heartbeat_is_a_sealed_file_renewed_well_within_the_timeout() {
+        use super::{heartbeat_tar, Heartbeat};
+        use std::io::Read;
+        use std::time::Duration;
+        let key = [9u8; 32];
+        let tar = heartbeat_tar(&key, 7).unwrap();
+        let mut archive = tar::Archive::new(tar.as_slice());
+        let mut entry = archive.entries().unwrap().next().unwrap().unwrap();
+        assert_eq!(entry.path().unwrap().to_str(), Some(".rslim/heartbeat"));
+        let mut content = Vec::new();
+        entry.read_to_end(&mut content).unwrap();
+        assert_eq!(rslim_sensor::seal::open_heartbeat(&key, &content), Some(7));
+        let every = Heartbeat::interval(super::HEARTBEAT_TIMEOUT);
+        assert_eq!(every, Duration::from_secs(10));
+        assert_eq!(
+            Heartbeat::interval(Duration::from_secs(2)),
+            Duration::from_millis(500)
+        );
+        assert_eq!(
+            Heartbeat::interval(Duration::from_millis(100)),
+            Duration::from_millis(250)
+        );
     }
 
     #[test]

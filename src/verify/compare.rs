@@ -43,7 +43,8 @@ pub fn lines(answer: &Answer) -> Vec<String> {
 }
 
 /// Two columns, `fat | slim`, each line cut to the column width; lines
-/// that are equal on both sides are marked with `=`, others with `≠`.
+/// that are equal on both sides are marked with `=`, others with `≠`. The
+/// answers are the apps' own bytes: shown escaped.
 pub fn side_by_side(fat: &Answer, slim: &Answer, max_lines: usize) -> String {
     let (left, right) = (lines(fat), lines(slim));
     let rows = left.len().max(right.len()).min(max_lines);
@@ -52,7 +53,8 @@ pub fn side_by_side(fat: &Answer, slim: &Answer, max_lines: usize) -> String {
         let a = left.get(row).map_or("", String::as_str);
         let b = right.get(row).map_or("", String::as_str);
         let mark = if a == b { '=' } else { '≠' };
-        text += &format!("      {:<COLUMN$} {mark} {}\n", cut(a), cut(b));
+        let (a, b) = (crate::escape::text(a), crate::escape::text(b));
+        text += &format!("      {:<COLUMN$} {mark} {}\n", cut(&a), cut(&b));
     }
     text
 }
@@ -95,6 +97,28 @@ mod tests {
         };
         assert!(same(&exec(0, "ok"), &exec(0, "ok")));
         assert!(!same(&exec(0, "ok"), &exec(1, "ok")));
+    }
+
+    #[test]
+    fn the_apps_bytes_are_shown_escaped() {
+        let fat = Answer::Command {
+            exit: 0,
+            output: "ok\x1b[2J\rrslim: forged\u{202e}".into(),
+        };
+        let slim = Answer::Command {
+            exit: 1,
+            output: "\x07".into(),
+        };
+        let diff = side_by_side(&fat, &slim, 10);
+        assert!(
+            !diff.chars().any(|c| c.is_control() && c != '\n') && !diff.contains('\u{202e}'),
+            "{diff:?}"
+        );
+        assert!(
+            diff.contains("ok\\x1b[2J\\rrslim: forged\\u{202e}"),
+            "{diff}"
+        );
+        assert!(diff.contains("\\x07"), "{diff}");
     }
 
     #[test]

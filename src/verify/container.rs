@@ -35,6 +35,8 @@ impl Plain {
             name: name.clone(),
             image: image.to_string(),
             publish_tcp: request.config.run.tcp_ports(),
+            // As `docker run` would, but the volumes carry rslim's label.
+            volumes: request.config.run.volume_paths(),
             ..Default::default()
         };
         let id = request.created.create(docker, &spec).await?;
@@ -125,10 +127,10 @@ impl Plain {
     /// Removes the container and its anonymous volumes.
     pub async fn remove(self, docker: &Docker) {
         if let Err(e) = docker.remove_container(&self.id).await {
-            eprintln!(
-                "rslim: warning: could not remove container {}: {e}; remove it with `docker rm -fv {}`",
+            crate::report::progress::warn(format_args!(
+                "could not remove container {}: {e}; remove it with `docker rm -fv {}`",
                 self.id, self.id
-            );
+            ));
         }
     }
 }

@@ -16,6 +16,8 @@ use crate::error::{ExitKind, Failure};
 use crate::image::ImageConfig;
 use crate::probe::answer::Answer;
 use crate::probe::plan::{PlannedStep, StepRecord};
+use crate::probe::run;
+use crate::probe::script::Step;
 use crate::probe::steps::run_step;
 use container::Plain;
 
@@ -90,29 +92,40 @@ pub async fn verify(
         start_ms: 0,
         steps: Vec::new(),
     };
-    let slim = Plain::start(docker, request, request.slim_image, "verify");
-    let original = async {
-        match request.verify_only.is_empty() {
-            true => Ok(None),
-            false => Plain::start(docker, request, request.original_image, "reference")
-                .await
-                .map(Some),
+    // `run` steps need no reference container: each starts its own.
+    let reference_needed = request
+        .verify_only
+        .iter()
+        .any(|planned| !matches!(planned.step, Step::Run(_)));
+    let main = async {
+        let slim = Plain::start(docker, request, request.slim_image, "verify");
+        let original = async {
+            match reference_needed {
+                false => Ok(None),
+                true => Plain::start(docker, request, request.original_image, "reference")
+                    .await
+                    .map(Some),
+            }
+        };
+        let (slim, original) = tokio::join!(slim, original);
+        let result = compare_all(
+            docker,
+            request,
+            &slim,
+            &original,
+            &mut verification,
+            started,
+        )
+        .await;
+        for container in [slim.ok(), original.ok().flatten()].into_iter().flatten() {
+            container.remove(docker).await;
         }
+        result
     };
-    let (slim, original) = tokio::join!(slim, original);
-    let result = compare_all(
-        docker,
-        request,
-        &slim,
-        &original,
-        &mut verification,
-        started,
-    )
-    .await;
-    for container in [slim.ok(), original.ok().flatten()].into_iter().flatten() {
-        container.remove(docker).await;
-    }
+    // The runs' containers go meanwhile, one at a time (docs/probes.md).
+    let (result, runs) = tokio::join!(main, compare_runs(docker, request));
     result?;
+    verification.steps.extend(runs?);
     verification.ms = started.elapsed().as_millis();
     verification.passed =
         verification.failure.is_none() && verification.steps.iter().all(|s| s.same);
@@ -164,6 +177,9 @@ async fn compare_all(
         let Some(planned) = &record.planned else {
             continue;
         };
+        if matches!(planned.step, Step::Run(_)) {
+            continue;
+        }
         let outcome = run_step(&planned.step, &planned.ignore, &slim_endpoint).await;
         verification.steps.push(StepComparison {
             origin: record.origin.clone(),
@@ -177,6 +193,9 @@ async fn compare_all(
     if let Some(original) = original {
         let original_endpoint = original.endpoint(docker, request.config);
         for planned in request.verify_only {
+            if matches!(planned.step, Step::Run(_)) {
+                continue;
+            }
             let fat = run_step(&planned.step, &planned.ignore, &original_endpoint).await;
             let thin = run_step(&planned.step, &planned.ignore, &slim_endpoint).await;
             verification.steps.push(StepComparison {
@@ -195,6 +214,85 @@ async fn compare_all(
             .push(compare_exit(docker, slim, code, request.ready_timeout).await);
     }
     Ok(())
+}
+
+/// Every `run` step again, each in a fresh plain container of the slim
+/// image, compared with the original's answer: recorded while profiling, or
+/// (verify-only steps) from a plain container of the original started at
+/// the same time.
+async fn compare_runs(
+    docker: &Docker,
+    request: &VerifyRequest<'_>,
+) -> crate::error::Result<Vec<StepComparison>> {
+    let mut removals = run::Removals::default();
+    let mut compared = Vec::new();
+    let result = async {
+        for record in request.recorded {
+            let Some(Step::Run(step)) = record.planned.as_ref().map(|p| &p.step) else {
+                continue;
+            };
+            let slim = run::plain(
+                docker,
+                request.created,
+                request.slim_image,
+                request.config,
+                step,
+                "verify-run",
+                &mut removals,
+            )
+            .await?;
+            compared.push(StepComparison {
+                origin: record.origin.clone(),
+                step: record.step.clone(),
+                same: compare::same(&record.answer, &slim.answer),
+                original: record.answer.clone(),
+                slim: slim.answer,
+                unmet: slim.unmet,
+            });
+        }
+        for planned in request.verify_only {
+            let Step::Run(step) = &planned.step else {
+                continue;
+            };
+            let (mut fat_removals, mut thin_removals) =
+                (run::Removals::default(), run::Removals::default());
+            let on_original = run::plain(
+                docker,
+                request.created,
+                request.original_image,
+                request.config,
+                step,
+                "reference-run",
+                &mut fat_removals,
+            );
+            let on_slim = run::plain(
+                docker,
+                request.created,
+                request.slim_image,
+                request.config,
+                step,
+                "verify-run",
+                &mut thin_removals,
+            );
+            let (fat, thin) = tokio::join!(on_original, on_slim);
+            removals.extend(fat_removals);
+            removals.extend(thin_removals);
+            let (fat, thin) = (fat?, thin?);
+            compared.push(StepComparison {
+                origin: planned.origin.clone(),
+                step: planned.step.describe(),
+                same: compare::same(&fat.answer, &thin.answer) && thin.unmet.is_none(),
+                original: fat.answer,
+                slim: thin.answer,
+                unmet: thin.unmet,
+            });
+        }
+        Ok::<_, crate::error::Failure>(())
+    }
+    .await;
+    removals.finish().await;
+    result?;
+    Ok(compared)
 }
 
 /// A job without ports is judged by how it ends: the same exit code.

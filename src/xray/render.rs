@@ -1,6 +1,11 @@
 //! Plain aligned text for a terminal. JSON is the model serialised as is.
+//! Everything that comes from the image (paths, history lines, package
+//! names) is shown through [`escape`]: no control sequence reaches the
+//! terminal and a name with a newline stays on its row.
 
 use std::fmt::Write;
+
+use crate::escape;
 
 use super::compare::Comparison;
 use super::model::{Analysis, FileSize};
@@ -23,8 +28,16 @@ pub fn human(bytes: u64) -> String {
 
 /// Rows of cells, left-aligned except the columns in `right`.
 fn table(out: &mut String, header: &[&str], rows: &[Vec<String>], right: &[usize]) {
+    let rows: Vec<Vec<String>> = rows
+        .iter()
+        .map(|row| {
+            row.iter()
+                .map(|cell| escape::text(cell).into_owned())
+                .collect()
+        })
+        .collect();
     let mut widths: Vec<usize> = header.iter().map(|h| h.chars().count()).collect();
-    for row in rows {
+    for row in &rows {
         for (i, cell) in row.iter().enumerate() {
             widths[i] = widths[i].max(cell.chars().count());
         }
@@ -50,7 +63,7 @@ fn table(out: &mut String, header: &[&str], rows: &[Vec<String>], right: &[usize
         text
     };
     let _ = writeln!(out, "  {}", line(header.to_vec()));
-    for row in rows {
+    for row in &rows {
         let _ = writeln!(out, "  {}", line(row.iter().map(String::as_str).collect()));
     }
 }
@@ -76,7 +89,7 @@ fn sizes(out: &mut String, title: &str, list: &[FileSize]) {
 pub fn analysis(a: &Analysis) -> String {
     let mut out = String::new();
     let s = &a.summary;
-    let _ = writeln!(out, "Image: {}", a.source);
+    let _ = writeln!(out, "Image: {}", escape::text(&a.source));
     let _ = writeln!(
         out,
         "  {} layers, {} stored ({} as tar), {} visible in {} files",
@@ -180,20 +193,20 @@ pub fn analysis(a: &Analysis) -> String {
                 "  {} x{}: {}",
                 human(group.size),
                 group.paths.len(),
-                group.paths.join(", ")
+                shown(&group.paths).join(", ")
             );
         }
     }
 
     let _ = writeln!(out, "\nDockerfile (from the history)");
     for line in &a.dockerfile {
-        let _ = writeln!(out, "  {line}");
+        let _ = writeln!(out, "  {}", escape::text(line));
     }
 
     if !a.advice.is_empty() {
         let _ = writeln!(out, "\nAdvice");
         for item in &a.advice {
-            let _ = writeln!(out, "  - {}", item.message);
+            let _ = writeln!(out, "  - {}", escape::text(&item.message));
         }
     }
     out
@@ -203,9 +216,15 @@ fn summarise(list: &[String]) -> String {
     const SHOWN: usize = 6;
     match list.len() {
         0 => "none".to_string(),
-        n if n <= SHOWN => list.join(" "),
-        n => format!("{} … ({n} in all)", list[..SHOWN].join(" ")),
+        n if n <= SHOWN => shown(list).join(" "),
+        n => format!("{} … ({n} in all)", shown(&list[..SHOWN]).join(" ")),
     }
+}
+
+fn shown(list: &[String]) -> Vec<String> {
+    list.iter()
+        .map(|item| escape::text(item).into_owned())
+        .collect()
 }
 
 pub fn comparison(c: &Comparison, top: usize) -> String {
@@ -213,7 +232,7 @@ pub fn comparison(c: &Comparison, top: usize) -> String {
     let _ = writeln!(
         out,
         "\nCompared with {}: {} → {} ({} removed)",
-        c.slim,
+        escape::text(&c.slim),
         human(c.before_bytes),
         human(c.after_bytes),
         human(c.removed_bytes)

@@ -369,3 +369,31 @@ fn a_directory_replacing_a_file_wastes_the_file() {
     assert!(!merged.waste[0].deleted);
     assert_eq!(merged.changes[1].added.files, 1);
 }
+
+#[test]
+fn names_and_history_from_the_image_are_shown_escaped_and_kept_exact_in_json() {
+    let clear = "/srv/\x1b[2Jclear";
+    let forged = "/srv/forged\nrslim: wrote x";
+    let image = layers(vec![
+        vec![dir("/srv"), file(clear, 9_000_000), file(forged, 8_000_000)],
+        vec![whiteout(clear)],
+    ]);
+    let a = run(&image, &["printf '\x1b]0;title\x07'", "rm \u{202e}x"]);
+    let text = super::render::analysis(&a);
+    assert!(
+        !text.chars().any(|c| c.is_control() && c != '\n'),
+        "a control character reached the terminal:\n{text}"
+    );
+    assert!(!text.contains('\u{202e}'), "{text}");
+    assert!(
+        !text.lines().any(|line| line.starts_with("rslim: wrote")),
+        "{text}"
+    );
+    assert!(text.contains("/srv/\\x1b[2Jclear"), "{text}");
+    assert!(text.contains("/srv/forged\\nrslim: wrote x"), "{text}");
+    assert!(text.contains("\\x1b]0;title\\x07"), "{text}");
+    // The model (what --json prints) holds the names as they are.
+    let json = serde_json::to_string(&a).unwrap();
+    let back: serde_json::Value = serde_json::from_str(&json).unwrap();
+    assert!(back.to_string().contains("\\u001b[2Jclear"), "{json}");
+}

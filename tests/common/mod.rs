@@ -3,10 +3,13 @@
 //! `scripts/setup` builds.
 #![allow(dead_code)]
 
+pub mod crash;
+pub mod registry;
 pub mod routes;
+pub mod schema;
 
 use std::collections::BTreeSet;
-use std::process::{Command, Output};
+use std::process::{Command, Output, Stdio};
 use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
@@ -77,30 +80,112 @@ impl Engine {
         );
     }
 
+    /// rslim's containers (by its owner label), their volumes and rslim's
+    /// labelled volumes, and the temporary tags: nothing else on the engine
+    /// (other work's containers and volumes come and go) is counted.
     pub fn daemon_state(self) -> DaemonState {
-        let lines = |out: String| out.lines().map(str::to_string).collect();
+        self.rslim_state(|_| true)
+    }
+
+    /// [`Engine::daemon_state`] restricted to what the rslim process `pid`
+    /// of this machine made: what one run left behind, whatever other rslim
+    /// runs on the same engine are doing meanwhile.
+    pub fn leftovers_of(self, pid: u32) -> DaemonState {
+        let here = Machine::current();
+        self.rslim_state(|owner| owner.host == here.host && owner.pid == pid)
+    }
+
+    fn rslim_state(self, mine: impl Fn(&OwnerLabel) -> bool) -> DaemonState {
+        let label = format!("label={OWNER_LABEL}");
+        let owner_format = format!("{{{{.ID}}}} {{{{.Label \"{OWNER_LABEL}\"}}}}");
+        let owned = |listing: String| -> Vec<String> {
+            listing
+                .lines()
+                .filter_map(|line| {
+                    let (name, owner) = line.split_once(' ')?;
+                    mine(&OwnerLabel::parse(owner)?).then(|| name.to_string())
+                })
+                .collect()
+        };
+        let containers = owned(self.docker_ok(&[
+            "ps",
+            "-a",
+            "--no-trunc",
+            "--filter",
+            &label,
+            "--format",
+            &owner_format,
+        ]));
+        let volume_format = format!("{{{{.Name}}}} {{{{.Label \"{OWNER_LABEL}\"}}}}");
+        let mut volumes: BTreeSet<String> = owned(self.docker_ok(&[
+            "volume",
+            "ls",
+            "--filter",
+            &label,
+            "--format",
+            &volume_format,
+        ]))
+        .into_iter()
+        .collect();
+        // Podman does not label the volumes: those of the containers count.
+        if !containers.is_empty() {
+            let mut args = vec![
+                "container",
+                "inspect",
+                "--format",
+                "{{range .Mounts}}{{if eq .Type \"volume\"}}{{.Name}} {{end}}{{end}}",
+            ];
+            args.extend(containers.iter().map(String::as_str));
+            // A container removed meanwhile fails the inspect: its volumes went with it.
+            let out = self.docker(&args);
+            volumes.extend(
+                String::from_utf8_lossy(&out.stdout)
+                    .split_whitespace()
+                    .map(str::to_string),
+            );
+        }
+        let tags = self
+            .docker_ok(&["images", "--format", "{{.Repository}}:{{.Tag}}"])
+            .lines()
+            .filter(|tag| {
+                temp_tag_owner(tag).is_some_and(|(machine, pid)| {
+                    mine(&OwnerLabel {
+                        host: if machine == Machine::current().token_machine() {
+                            Machine::current().host.clone()
+                        } else {
+                            String::new()
+                        },
+                        pid,
+                    })
+                })
+            })
+            .map(str::to_string)
+            .collect();
         DaemonState {
-            containers: lines(self.docker_ok(&[
-                "ps",
-                "-aq",
-                "--no-trunc",
-                "--filter",
-                &format!("label={OWNER_LABEL}"),
-            ])),
-            volumes: lines(self.docker_ok(&["volume", "ls", "-q"])),
+            containers: containers.into_iter().collect(),
+            volumes,
+            tags,
         }
     }
 
-    /// Runs rslim and checks the engine holds exactly what it held before
-    /// (images aside) — on success and on failure alike.
+    /// Runs rslim and checks that it left nothing of its own on the engine
+    /// (no container, volume or temporary tag of its pid): on success and
+    /// on failure alike.
     pub fn rslim_leaving_nothing(self, args: &[&str]) -> Output {
-        let before = self.daemon_state();
-        let out = self.rslim(args);
-        let after = self.daemon_state();
-        assert_eq!(
-            before,
-            after,
-            "rslim {args:?} ({self:?}) left containers or volumes behind; stderr:\n{}",
+        let child = self
+            .command(env!("CARGO_BIN_EXE_rslim"))
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("cannot run rslim");
+        let pid = child.id();
+        let out = child.wait_with_output().expect("cannot wait for rslim");
+        let left = self.leftovers_of(pid);
+        assert!(
+            left.is_empty(),
+            "rslim {args:?} ({self:?}) left {left:?} behind; stderr:\n{}",
             String::from_utf8_lossy(&out.stderr)
         );
         out
@@ -212,17 +297,116 @@ pub fn require_image(image: &str) {
 /// The label rslim puts on every container it creates.
 pub const OWNER_LABEL: &str = "io.rslim.owner";
 
-/// rslim's containers and all volumes on the daemon, to show a run left
-/// nothing behind. (Containers are matched by rslim's label so that other
-/// work on the same daemon does not make the check flaky.)
+/// What of rslim's is on the engine, to show a run left nothing behind.
+/// Only rslim's own things count (its labelled containers, their volumes,
+/// labelled volumes, temporary tags), so that other work on the same engine
+/// cannot make the check flaky.
 #[derive(Debug, PartialEq, Eq)]
 pub struct DaemonState {
     pub containers: BTreeSet<String>,
     pub volumes: BTreeSet<String>,
+    pub tags: BTreeSet<String>,
+}
+
+impl DaemonState {
+    pub fn is_empty(&self) -> bool {
+        self.containers.is_empty() && self.volumes.is_empty() && self.tags.is_empty()
+    }
+}
+
+/// This machine as rslim's owner labels name it (src/leftovers/owner.rs).
+pub struct Machine {
+    pub host: String,
+    pub boot: String,
+    pub pidns: String,
+}
+
+impl Machine {
+    pub fn current() -> &'static Machine {
+        static CURRENT: std::sync::OnceLock<Machine> = std::sync::OnceLock::new();
+        CURRENT.get_or_init(|| {
+            let read = |path: &str| std::fs::read_to_string(path).unwrap().trim().to_string();
+            let ns = std::fs::read_link("/proc/self/ns/pid").unwrap();
+            let ns = ns.to_str().unwrap();
+            Machine {
+                host: read("/proc/sys/kernel/hostname"),
+                boot: read("/proc/sys/kernel/random/boot_id"),
+                pidns: ns["pid:[".len()..ns.len() - 1].to_string(),
+            }
+        })
+    }
+
+    /// The owner label rslim would give a process `pid` started at `start`.
+    pub fn label(&self, pid: u32, start: u64) -> String {
+        format!(
+            "host={},boot={},pidns={},pid={pid},start={start}",
+            self.host, self.boot, self.pidns
+        )
+    }
+
+    /// The machine part of the tokens in temporary tags and temp names.
+    pub fn token_machine(&self) -> String {
+        use sha2::{Digest, Sha256};
+        let digest = Sha256::new()
+            .chain_update(&self.host)
+            .chain_update([0])
+            .chain_update(&self.boot)
+            .chain_update([0])
+            .chain_update(&self.pidns)
+            .finalize();
+        digest
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect::<String>()[..12]
+            .to_string()
+    }
+}
+
+/// The start time of `pid` in clock ticks after boot (`/proc/<pid>/stat`).
+pub fn process_start(pid: u32) -> u64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+    let rest = &stat[stat.rfind(')').unwrap() + 1..];
+    rest.split_whitespace().nth(19).unwrap().parse().unwrap()
+}
+
+/// The host and pid of an owner label.
+pub struct OwnerLabel {
+    pub host: String,
+    pub pid: u32,
+}
+
+impl OwnerLabel {
+    fn parse(label: &str) -> Option<OwnerLabel> {
+        let field = |key: &str| {
+            label
+                .split(',')
+                .find_map(|pair| pair.strip_prefix(key)?.strip_prefix('='))
+        };
+        Some(OwnerLabel {
+            host: field("host")?.to_string(),
+            pid: field("pid")?.parse().ok()?,
+        })
+    }
+}
+
+/// The machine hash and pid in a temporary tag
+/// (`[localhost/]rslim-tmp/<purpose>-<machine>-<pid>-<start>-<nonce>:<tag>`).
+pub fn temp_tag_owner(tag: &str) -> Option<(String, u32)> {
+    let tag = tag.strip_prefix("localhost/").unwrap_or(tag);
+    let name = tag.strip_prefix("rslim-tmp/")?.split(':').next()?;
+    let parts: Vec<&str> = name.split('-').collect();
+    match parts.as_slice() {
+        [_purpose, machine, pid, _start, _nonce] => Some((machine.to_string(), pid.parse().ok()?)),
+        _ => None,
+    }
 }
 
 pub fn daemon_state() -> DaemonState {
     Engine::Docker.daemon_state()
+}
+
+pub fn leftovers_of(pid: u32) -> DaemonState {
+    Engine::Docker.leftovers_of(pid)
 }
 
 /// Runs rslim and checks the daemon holds exactly what it held before

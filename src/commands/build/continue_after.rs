@@ -48,10 +48,10 @@ impl ContinueAfter {
                 ContinueAfter::Exit => std::future::pending::<()>().await,
                 ContinueAfter::Seconds(n) => tokio::time::sleep(Duration::from_secs(n)).await,
                 ContinueAfter::Signal => {
-                    eprintln!(
+                    crate::report::progress::say(format_args!(
                         "rslim: profiling; send SIGUSR1 to rslim (pid {}) to finish",
                         std::process::id()
-                    );
+                    ));
                     match tokio::signal::unix::signal(
                         tokio::signal::unix::SignalKind::user_defined1(),
                     ) {
@@ -62,7 +62,7 @@ impl ContinueAfter {
                     }
                 }
                 ContinueAfter::Enter => {
-                    eprintln!("rslim: profiling; press Enter to finish");
+                    crate::report::progress::say("rslim: profiling; press Enter to finish");
                     let mut line = String::new();
                     let stdin = tokio::io::stdin();
                     let mut reader = tokio::io::BufReader::new(stdin);

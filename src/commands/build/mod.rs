@@ -4,7 +4,6 @@
 //! the app runs under the sensor, so that work costs no wall time. Whatever
 //! happens, every container rslim created is removed before returning.
 
-use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
@@ -12,33 +11,119 @@ use crate::cli::BuildArgs;
 use crate::docker::{split_reference, CreatedContainers, CreatedImages, Docker};
 use crate::error::{ExitKind, FailWith, Failure, Result};
 use crate::image::ImageConfig;
+use crate::leftovers;
 use crate::probe::plan::Plan;
+use crate::probe::run::{self, Runner};
 use crate::probe::steps::{image_user, Endpoint};
 use crate::probe::{self, Interrupted, PortProbe, ProbeSettings, Target};
-use crate::report::{BuildReport, Stages};
-use crate::resolve::fileset::{keep_set, KeepOptions};
+use crate::report::document::{self, ErrorInfo, FailureDocument};
+use crate::report::{progress, BuildReport, Stages};
+use crate::resolve::fileset::keep_set;
 use crate::sensor::container::container_name;
 use crate::sensor::{ProfilingContainer, ProfilingOptions};
+use crate::space;
 use crate::verify::{ran_to_its_end, verify, VerifyRequest};
 
 mod continue_after;
 mod input;
+mod keep_options;
 mod original;
 mod outcome;
 mod outputs;
 mod write;
 
 use original::{read_original, AbortOnDrop, Original};
-use outcome::{check_outcome, describe_outcome, observed_paths, with_logs};
+use outcome::{check_outcome, describe_outcome, observed_all, with_logs};
 use outputs::Outputs;
 pub use write::SlimFiles;
 
 pub use continue_after::ContinueAfter;
 
+/// What the temp directory holds, for a full one's message (see [`space`]).
+const READING: &str = "the image's files";
+const WRITING: &str = "the slim image";
+
+#[allow(clippy::type_complexity)]
+static TMP_GATE: std::sync::LazyLock<(
+    std::sync::Mutex<Option<tokio::sync::oneshot::Sender<()>>>,
+    std::sync::Mutex<Option<tokio::sync::oneshot::Receiver<()>>>,
+)> = std::sync::LazyLock::new(|| {
+    let (a, b) = tokio::sync::oneshot::channel();
+    (
+        std::sync::Mutex::new(Some(a)),
+        std::sync::Mutex::new(Some(b)),
+    )
+});
+
 /// Label naming the image a slim image was made from.
 pub const SOURCE_LABEL: &str = "io.rslim.source-image";
 
+/// Builds, then tells: the summary on stderr, and the one JSON document
+/// (`--json` on stdout, `--report FILE`), also when the build failed.
 pub fn run(args: BuildArgs) -> Result<ExitCode> {
+    let mut failed_stage = None;
+    let outcome = build_and_verify(&args, &mut failed_stage);
+    match outcome {
+        Ok((report, push_failure)) => tell(&args, report, push_failure),
+        Err(failure) => {
+            let mut document = FailureDocument::new(ErrorInfo::new(&failure, failed_stage));
+            document.source_image = Some(&args.image);
+            // The build's own failure says more than a report we could not write.
+            if let Err(not_written) = emit(&args, &document) {
+                progress::warn(not_written);
+            }
+            Err(failure)
+        }
+    }
+}
+
+/// A build that made its image: the summary, then the document; a failed
+/// verification or push (or a report that cannot be written) is its `error`.
+fn tell(
+    args: &BuildArgs,
+    mut report: BuildReport,
+    push_failure: Option<Failure>,
+) -> Result<ExitCode> {
+    progress::say(report.summary());
+    let failed_verification = report.verification.as_ref().filter(|v| !v.passed);
+    let mut failure = match failed_verification {
+        Some(verification) => Some((verification.failure(), "verify")),
+        None => push_failure.map(|failure| (failure, "push")),
+    }
+    .map(|(failure, stage)| {
+        report.error = Some(ErrorInfo::new(&failure, Some(stage)));
+        failure
+    });
+    if let Some(path) = &args.report {
+        if let Err(not_written) = document::write(path, &report) {
+            report.error = Some(ErrorInfo::new(&not_written, None));
+            failure = Some(not_written);
+        }
+    }
+    if args.json {
+        document::print(&report)?;
+    }
+    match failure {
+        Some(failure) => Err(failure),
+        None => Ok(ExitCode::SUCCESS),
+    }
+}
+
+fn emit(args: &BuildArgs, document: &impl serde::Serialize) -> Result<()> {
+    let written = match &args.report {
+        Some(path) => document::write(path, document),
+        None => Ok(()),
+    };
+    if args.json {
+        document::print(document)?;
+    }
+    written
+}
+
+fn build_and_verify(
+    args: &BuildArgs,
+    failed_stage: &mut Option<&'static str>,
+) -> Result<(BuildReport, Option<Failure>)> {
     let known_rules = crate::resolve::fileset::rule_names();
     if let Some(unknown) = args
         .no_runtime_rules
@@ -53,6 +138,8 @@ pub fn run(args: BuildArgs) -> Result<ExitCode> {
             ),
         ));
     }
+    // Unreadable --include-path-file or malformed globs fail before the engine is asked.
+    keep_options::from_args(args)?;
     let continue_after = match &args.continue_after {
         Some(text) => Some(ContinueAfter::parse(text).fail_with(ExitKind::Usage)?),
         None => None,
@@ -61,6 +148,9 @@ pub fn run(args: BuildArgs) -> Result<ExitCode> {
     // Output paths fail here, before the engine is even asked.
     let outputs = Outputs::new(&args.outputs)?;
     outputs.check()?;
+    if let Some(report) = &args.report {
+        outputs::check_report(report)?;
+    }
     for reference in &args.push {
         crate::output::registry::Reference::parse(reference)
             .map_err(|e| Failure::msg(ExitKind::Usage, format!("--push {reference}: {e}")))?;
@@ -72,31 +162,36 @@ pub fn run(args: BuildArgs) -> Result<ExitCode> {
         .fail_with(ExitKind::Internal)?;
     runtime.block_on(async move {
         let docker = Docker::connect().await?;
+        // What killed runs left goes meanwhile (docs/design.md, "Cleanup").
+        let sweep = tokio::spawn({
+            let docker = docker.clone();
+            async move { leftovers::sweep(&docker, leftovers::Scope::DeadOwners, false).await }
+        });
         let created = CreatedContainers::default();
         let images = CreatedImages::default();
         let cleanup = Cleanup {
             containers: &created,
             images: &images,
         };
+        let mut stages = Stages::new();
         let outcome = tokio::select! {
-            outcome = build(&docker, &args, continue_after, &outputs, &cleanup) => outcome,
+            outcome = build(&docker, args, continue_after, &outputs, &cleanup, &mut stages) => outcome,
             signal = interrupted() => Err(Failure::msg(
                 ExitKind::Interrupted,
                 format!("interrupted by {signal}; removed what rslim had created"),
             )),
         };
+        // A stage still running is the one that failed (or was interrupted).
+        *failed_stage = stages.current();
+        stages.fail();
         // Containers first: an image a container still uses cannot go.
         created.remove_all(&docker).await;
         images.remove_all(&docker).await;
-        let report = outcome?;
-        eprint!("{}", report.summary());
-        if let Some(path) = &args.report {
-            write_report(path, &report)?;
+        // Failures are left for the next run's sweep, or `rslim prune`, to retry.
+        if let Some(summary) = sweep.await.ok().and_then(|swept| swept.summary()) {
+            progress::say(format_args!("rslim: {summary}"));
         }
-        if let Some(verification) = report.verification.as_ref().filter(|v| !v.passed) {
-            return Err(verification.failure());
-        }
-        Ok(ExitCode::SUCCESS)
+        outcome
     })
 }
 
@@ -112,9 +207,9 @@ async fn build(
     continue_after: Option<ContinueAfter>,
     outputs: &Outputs,
     cleanup: &Cleanup<'_>,
-) -> Result<BuildReport> {
+    stages: &mut Stages,
+) -> Result<(BuildReport, Option<Failure>)> {
     let created = cleanup.containers;
-    let mut stages = Stages::new();
     stages.begin("inspect", format_args!("inspecting {}", args.image));
     let mut input = input::open(docker, args).await?;
     let image_id = input.image_id.clone();
@@ -131,6 +226,18 @@ async fn build(
     let ports = config.run.tcp_ports();
     // Bad probe files fail here, before anything is created.
     let plan = Plan::load(&args.plan_sources(), &ports)?;
+    // The export is spooled to $TMPDIR: too little room fails now, not after profiling.
+    // The tar is a few percent larger than the files' bytes the engine counts.
+    let image_bytes = input
+        .inspect
+        .as_ref()
+        .and_then(|i| i.size)
+        .unwrap_or(0)
+        .max(0) as u64;
+    let image_bytes = image_bytes + image_bytes / 20 + (4 << 20);
+    if matches!(input.original, original::OriginalSource::Export { .. }) {
+        space::check(READING, image_bytes)?;
+    }
     // Read the original filesystem while the app runs; aborted if we fail first.
     let original_source = std::mem::replace(
         &mut input.original,
@@ -167,7 +274,8 @@ async fn build(
         }
         // Nothing from an archive runs before all of it checked out: the
         // engine loads some layers rslim refuses (Docker 20.10 takes `../`).
-        checked_original = Some((&mut export.0).await.fail_with(ExitKind::Internal)??);
+        let read = (&mut export.0).await.fail_with(ExitKind::Internal)?;
+        checked_original = Some(read.map_err(|f| space::explain(f, READING, None))?);
     }
     let inspect = input.inspect.clone().expect("the image is in the engine");
     let continue_after = continue_after.unwrap_or(if ports.is_empty() {
@@ -180,12 +288,33 @@ async fn build(
     let options = ProfilingOptions {
         stop_grace: Duration::from_secs(args.stop_grace),
         trace_lookups: args.trace_lookups,
+        heartbeat_timeout: Duration::from_secs(args.heartbeat_timeout),
     };
     let name = container_name("profile");
     let mut container =
         ProfilingContainer::create(docker, created, &image_id, &name, &config, &options).await?;
     stages.begin("start", "starting the app under the sensor");
     container.start(docker, &ports).await?;
+    // `run` steps start their own containers meanwhile, one at a time
+    // (docs/probes.md, "When run steps run").
+    let mut runs = (!plan.runs.is_empty()).then(|| {
+        let runner = Runner {
+            docker: docker.clone(),
+            created: created.clone(),
+            image: image_id.clone(),
+            config: config.clone(),
+            options: options.clone(),
+        };
+        let steps = plan.runs.clone();
+        let on_failure = plan.on_failure;
+        let rx = TMP_GATE.1.lock().unwrap().take().unwrap();
+        AbortOnDrop(tokio::spawn(async move {
+            if std::env::var("RSLIM_TMP_RUNS").as_deref() == Ok("after") {
+                let _ = rx.await;
+            }
+            run::profile_all(runner, steps, on_failure).await
+        }))
+    });
 
     stages.begin(
         "probe",
@@ -248,21 +377,30 @@ async fn build(
         let id = container.id.clone();
         async move { docker.remove_container(&id).await }
     });
+    if let Some(tx) = TMP_GATE.0.lock().unwrap().take() {
+        let _ = tx.send(());
+    }
+    let mut run_findings = Vec::new();
+    if let Some(runs) = &mut runs {
+        stages.begin("run", "waiting for the run steps to end");
+        let profiled = (&mut runs.0).await.fail_with(ExitKind::Internal)??;
+        recorded.extend(profiled.records);
+        notes.extend(profiled.notes);
+        run_findings = profiled.findings;
+    }
 
     stages.begin("export", "waiting for the image export");
     let original = match checked_original {
         Some(original) => original,
-        None => (&mut export.0).await.fail_with(ExitKind::Internal)??,
+        None => (&mut export.0)
+            .await
+            .fail_with(ExitKind::Internal)?
+            .map_err(|f| space::explain(f, READING, Some(image_bytes)))?,
     };
 
     stages.begin("resolve", "resolving the files to keep");
-    let observed = observed_paths(&findings);
-    let keep_options = KeepOptions {
-        include_shell: args.include_shell,
-        include_paths: args.include_paths.iter().map(PathBuf::from).collect(),
-        app_files: args.keep_app_files,
-        disabled_rules: args.no_runtime_rules.iter().cloned().collect(),
-    };
+    let observed = observed_all(&findings, &run_findings);
+    let keep_options = keep_options::from_args(args)?;
     let run_config = original.archive.config.run.clone();
     let (original, keep) = tokio::task::spawn_blocking(move || {
         let keep = keep_set(&original.rootfs, &observed, &run_config, &keep_options);
@@ -270,6 +408,8 @@ async fn build(
     })
     .await
     .fail_with(ExitKind::Internal)?;
+    keep_options::check_exclusions(args, &keep)?;
+    outcome::check_entrypoint(&original.archive.config.run, &keep)?;
 
     stages.begin("write", "writing the slim image");
     let tags = slim_tags(args, &input.repo_tags, &image_id);
@@ -283,7 +423,16 @@ async fn build(
         outputs,
         need_engine: plan.verify,
     };
-    let written = write::write(docker, cleanup.images, original, &keep, &request).await?;
+    // The layer, and the archive `docker load` reads, go to $TMPDIR first.
+    let slim_bytes_estimate = 2 * keep
+        .paths
+        .keys()
+        .map(|path| original.rootfs.get(path).map_or(0, |node| node.size()) + 1024)
+        .sum::<u64>();
+    space::check(WRITING, slim_bytes_estimate)?;
+    let written = write::write(docker, cleanup.images, original, &keep, &request)
+        .await
+        .map_err(|f| space::explain(f, WRITING, Some(slim_bytes_estimate)))?;
     stages.end();
     removal.await.fail_with(ExitKind::Internal)??;
 
@@ -318,10 +467,20 @@ async fn build(
     };
     // Only a verified image goes to a registry when verification was asked for.
     let mut outputs_written = written.outputs;
+    let mut push_failure = None;
     if !args.push.is_empty() && verification.as_ref().is_none_or(|v| v.passed) {
         stages.begin("push", format_args!("pushing to {}", args.push.join(", ")));
-        outputs_written.extend(push(&written.slim, args).await?);
-        stages.end();
+        match push(&written.slim, args).await {
+            Ok(records) => {
+                outputs_written.extend(records);
+                stages.end();
+            }
+            // The image is made and checked: the report still tells so.
+            Err(failure) => {
+                push_failure = Some(failure);
+                stages.fail();
+            }
+        }
     }
     let original_bytes = inspect.size.unwrap_or(0).max(0) as u64;
     notes.extend(keep.notes.iter().cloned());
@@ -341,7 +500,8 @@ async fn build(
         ));
     }
     let total_ms = stages.total().as_millis();
-    Ok(BuildReport {
+    let report = BuildReport {
+        schema_version: document::SCHEMA_VERSION,
         source_image: args.image.clone(),
         source_id: image_id,
         slim_id: written.image_id,
@@ -355,8 +515,9 @@ async fn build(
         paths_kept: written.kept.len(),
         // Docker starting the app, the app getting ready and the probes are
         // the app's time, and --verify is reported on its own; the rest is rslim's.
-        overhead_ms: total_ms
-            .saturating_sub(stages.ms("start") + stages.ms("probe") + stages.ms("verify")),
+        overhead_ms: total_ms.saturating_sub(
+            stages.ms("start") + stages.ms("probe") + stages.ms("run") + stages.ms("verify"),
+        ),
         total_ms,
         stages: stages.done.clone(),
         probes,
@@ -379,9 +540,13 @@ async fn build(
             .iter()
             .map(|m| format!("{} (needed by {})", m.soname, m.needed_by.display()))
             .collect(),
+        keep_mode: args.keep,
+        packages: keep.packages.clone(),
         kept_by_reason: crate::report::totals_by_reason(&written.kept),
         kept: written.kept,
-    })
+        error: None,
+    };
+    Ok((report, push_failure))
 }
 
 /// Pushes the slim image to every `--push` reference; one record each.
@@ -466,16 +631,6 @@ fn slim_tags(args: &BuildArgs, repo_tags: &[String], image_id: &str) -> Vec<Stri
         return vec![format!("rslim-slim:{}", crate::report::short_id(image_id))];
     }
     vec![format!("{repo}.slim:{tag}")]
-}
-
-fn write_report(path: &std::path::Path, report: &BuildReport) -> Result<()> {
-    let json = serde_json::to_vec_pretty(report).fail_with(ExitKind::Internal)?;
-    std::fs::write(path, json).map_err(|e| {
-        Failure::msg(
-            ExitKind::Usage,
-            format!("cannot write the report to {}: {e}", path.display()),
-        )
-    })
 }
 
 /// Resolves when SIGINT or SIGTERM arrives; the build future is then

@@ -54,21 +54,44 @@ impl Outputs {
 
     /// Fails (exit 12) when a target cannot be written: a missing or
     /// unwritable directory, a directory where a file goes, or a directory
-    /// that is not an OCI layout where a layout goes.
+    /// that is not an OCI layout where a layout goes. Temp files that killed
+    /// builds left beside a target are removed.
     pub fn check(&self) -> Result<()> {
         for target in &self.targets {
             check_target(target).map_err(|why| {
                 Failure::msg(ExitKind::OutputFailed, format!("--output {target}: {why}"))
             })?;
+            if let Some(path) = target.path() {
+                crate::leftovers::temp::sweep_beside(path);
+            }
         }
         Ok(())
     }
 }
 
-fn check_target(target: &OutputTarget) -> std::result::Result<(), String> {
-    let Some(path) = target.path() else {
-        return Ok(());
-    };
+/// Fails (exit 2) when `--report FILE` could not be written at the end: a
+/// missing or unwritable directory, a directory at FILE, a FILE that is
+/// there and not writable. Checked before anything runs, like the outputs.
+pub fn check_report(path: &Path) -> Result<()> {
+    let why = check_directory_of(path).and_then(|()| match fs::symlink_metadata(path) {
+        Ok(meta) if meta.is_dir() => Err(format!("{} is a directory", path.display())),
+        Ok(meta) if meta.file_type().is_symlink() || meta.is_file() => {
+            nix::unistd::access(path, nix::unistd::AccessFlags::W_OK)
+                .map_err(|e| format!("{} is not writable: {e}", path.display()))
+        }
+        Ok(_) => Err(format!("{} is not a regular file", path.display())),
+        Err(_) => Ok(()),
+    });
+    why.map_err(|why| {
+        Failure::msg(
+            ExitKind::Usage,
+            format!("--report {}: {why}", path.display()),
+        )
+    })
+}
+
+/// The directory `path` goes in exists and this process can create files there.
+fn check_directory_of(path: &Path) -> std::result::Result<(), String> {
     let parent = parent_dir(path);
     match fs::metadata(&parent) {
         Ok(meta) if meta.is_dir() => {}
@@ -79,6 +102,14 @@ fn check_target(target: &OutputTarget) -> std::result::Result<(), String> {
     if let Err(e) = nix::unistd::access(&parent, access) {
         return Err(format!("cannot write into {}: {e}", parent.display()));
     }
+    Ok(())
+}
+
+fn check_target(target: &OutputTarget) -> std::result::Result<(), String> {
+    let Some(path) = target.path() else {
+        return Ok(());
+    };
+    check_directory_of(path)?;
     let existing = fs::symlink_metadata(path).ok();
     match (target, existing) {
         (_, None) => Ok(()),
@@ -192,12 +223,10 @@ impl<W: Write> Write for Cancellable<W> {
     }
 }
 
+/// `.<name>.rslim-<owner token>-`: a killed build's temp file is removed
+/// by the next build that writes the same target ([`Outputs::check`]).
 fn temp_prefix(target: &Path) -> String {
-    let name = target
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    format!(".{name}.rslim-")
+    crate::leftovers::temp::output_prefix(target)
 }
 
 fn interrupted(cancel: &AtomicBool) -> anyhow::Result<()> {
@@ -301,6 +330,32 @@ mod tests {
         assert!(Outputs::new(&[]).unwrap().to_engine());
         let twice = [target("oci:/tmp/x"), target("oci-archive:/tmp/x")];
         assert_eq!(Outputs::new(&twice).unwrap_err().kind, ExitKind::Usage);
+    }
+
+    #[test]
+    fn a_report_path_that_cannot_be_written_is_found_before_the_build() {
+        let dir = tempfile::tempdir().unwrap();
+        let at = |name: &str| dir.path().join(name);
+        fs::create_dir(at("sub")).unwrap();
+        fs::write(at("old.json"), b"{}").unwrap();
+        assert!(check_report(&at("new.json")).is_ok());
+        assert!(check_report(&at("old.json")).is_ok(), "replaced whole");
+        for (bad, why) in [
+            (at("missing/report.json"), "directory"),
+            (at("sub"), "is a directory"),
+            (at("old.json/x"), "is not a directory"),
+        ] {
+            let failure = check_report(&bad).unwrap_err();
+            assert_eq!(failure.kind, ExitKind::Usage);
+            let message = failure.to_string();
+            assert!(message.starts_with("--report "), "{message}");
+            assert!(message.contains(why), "{message}");
+        }
+        if !nix::unistd::geteuid().is_root() {
+            use std::os::unix::fs::PermissionsExt;
+            fs::set_permissions(at("old.json"), fs::Permissions::from_mode(0o444)).unwrap();
+            assert!(check_report(&at("old.json")).is_err());
+        }
     }
 
     #[test]

@@ -1,5 +1,6 @@
 //! Turns the kept set into nodes, writes the layer and config into a private
-//! temp dir, then the outputs: files and directories (`outputs`), and the
+//! temp dir (`$TMPDIR/rslim-<owner token>-XXXXXX`, see
+//! [`crate::leftovers::temp`]), then the outputs: files and directories (`outputs`), and the
 //! engine, under the slim tags or, only to be verified, a temporary tag.
 
 use std::io::{BufWriter, Write};
@@ -12,6 +13,7 @@ use super::Original;
 use crate::docker::{CreatedImages, Docker};
 use crate::error::{ExitKind, FailWith, Result};
 use crate::image::node::{Node, NodeKind, NodeMeta};
+use crate::output::extra::WithExtras;
 use crate::output::{
     config_digest, epoch, slim_config, write_docker_archive, write_layer, OciImage,
 };
@@ -83,22 +85,36 @@ pub async fn write(
     keep: &KeepSet,
     request: &WriteRequest<'_>,
 ) -> Result<Written> {
-    let nodes = kept_nodes(&original, keep);
+    let mut nodes = kept_nodes(&original, keep);
+    // Written from memory (the status.d entries): they replace any original node of that name.
+    let extras = keep.synthetic.clone();
+    nodes.retain(|node| !extras.contains_key(&node.path));
     let kept = nodes
         .iter()
-        .map(|node| KeptPath {
-            path: node.path.clone(),
-            reason: keep.paths[&node.path],
-            kind: kind_name(&node.kind),
-            size: node.size(),
+        .map(|node| (node.path.clone(), (kind_name(&node.kind), node.size())))
+        .chain(
+            extras
+                .iter()
+                .map(|(path, bytes)| (path.clone(), ("file", bytes.len() as u64))),
+        )
+        .collect::<std::collections::BTreeMap<_, _>>()
+        .into_iter()
+        .map(|(path, (kind, size))| KeptPath {
+            reason: keep.paths[&path],
+            path,
+            kind,
+            size,
         })
         .collect();
     let source = request.source.to_string();
     let (slim, summary) = tokio::task::spawn_blocking(move || {
-        let dir = tempfile::Builder::new().prefix("rslim-").tempdir()?;
+        // Named after this process: if it is killed, the next build removes it.
+        let dir = crate::leftovers::temp::private_dir()?;
         let layer = dir.path().join("layer.tar");
         let mut layer_file = BufWriter::new(std::fs::File::create(&layer)?);
-        let summary = write_layer(&nodes, &original.rootfs, &mut layer_file)?;
+        let (contents, extra_nodes) = WithExtras::new(&original.rootfs, &extras);
+        nodes.extend(extra_nodes);
+        let summary = write_layer(&nodes, &contents, &mut layer_file)?;
         layer_file.flush()?;
         drop(layer_file);
         let labels = [(super::SOURCE_LABEL.to_string(), source.clone())];

@@ -548,3 +548,48 @@ fn the_engine_load_stream_carries_only_the_temporary_tag() {
     let error = crate::image::repack::write_for_engine(&archive, "t", &mut Vec::new()).unwrap_err();
     assert!(is_invalid_archive(&error), "{error:#}");
 }
+
+#[test]
+fn a_legacy_docker_save_layer_linked_to_another_layers_tar_reads() {
+    // Docker before 25 writes a layer another layer of the image already
+    // holds as a symlink `<id>/layer.tar -> ../<other>/layer.tar`.
+    let layer = app_layer();
+    let files = docker_save(&[&layer, &layer]);
+    for symbolic in [true, false] {
+        let mut builder = tar::Builder::new(tempfile::tempfile().unwrap());
+        for (name, bytes) in &files.0 {
+            let mut header = tar::Header::new_gnu();
+            header.set_mode(0o644);
+            if name == "1/layer.tar" {
+                let (kind, target) = match symbolic {
+                    true => (tar::EntryType::Symlink, "../0/layer.tar"),
+                    false => (tar::EntryType::Link, "0/layer.tar"),
+                };
+                header.set_entry_type(kind);
+                header.set_size(0);
+                builder.append_link(&mut header, name, target).unwrap();
+            } else {
+                header.set_size(bytes.len() as u64);
+                builder.append_data(&mut header, name, &bytes[..]).unwrap();
+            }
+        }
+        let store = Store::tar(builder.into_inner().unwrap()).unwrap();
+        let archive = ImageArchive::from_store(&store, &amd64()).unwrap();
+        assert_eq!(archive.layers.len(), 2);
+        assert_eq!(archive.layers[0].offset, archive.layers[1].offset);
+        let rootfs = RootFs::build(&archive).unwrap();
+        assert_eq!(
+            rootfs.read(Path::new("/bin/app"), 100).unwrap(),
+            b"#!/bin/sh\necho hi\n"
+        );
+        assert_eq!(
+            rootfs
+                .get(Path::new("/bin/app"))
+                .unwrap()
+                .content
+                .unwrap()
+                .layer,
+            1
+        );
+    }
+}

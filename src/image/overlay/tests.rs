@@ -247,3 +247,54 @@ fn a_hard_link_shares_an_earlier_entry_of_its_layer_and_a_dangling_one_is_skippe
     assert_eq!(rootfs.read(Path::new("/bin/b"), 10).unwrap(), b"hello");
     assert_eq!(rootfs.file_bytes(), 5);
 }
+
+#[test]
+fn a_file_written_through_a_symlink_of_its_own_layer_lands_at_the_target() {
+    // Docker unpacks a layer chrooted into its own directory: `link/passwd`
+    // opens `/etc/passwd` there, and `up` cannot climb out of the root.
+    let archive = image_archive(&[
+        vec![Entry::Dir("etc", 0o755), Entry::File("etc/passwd", b"old")],
+        vec![
+            Entry::Dir("etc", 0o755),
+            Entry::Symlink("link", "/etc"),
+            Entry::File("link/passwd", b"new"),
+            Entry::Dir("usr", 0o755),
+            Entry::Symlink("usr/up", "../../.."),
+            Entry::File("usr/up/top", b"top"),
+            Entry::Hardlink("usr/same", "link/passwd"),
+        ],
+    ]);
+    let rootfs = RootFs::build(&archive).unwrap();
+    assert_eq!(rootfs.read(Path::new("/etc/passwd"), 10).unwrap(), b"new");
+    assert_eq!(rootfs.read(Path::new("/top"), 10).unwrap(), b"top");
+    assert!(rootfs.get(Path::new("/link/passwd")).is_none());
+    assert!(rootfs.get(Path::new("/usr/up/top")).is_none());
+    assert_eq!(
+        rootfs.kind(Path::new("/link")),
+        Some(NodeKind::Symlink {
+            target: PathBuf::from("/etc")
+        })
+    );
+    let same = rootfs.get(Path::new("/usr/same")).unwrap();
+    assert_eq!(
+        same.content,
+        rootfs.get(Path::new("/etc/passwd")).unwrap().content
+    );
+}
+
+#[test]
+fn a_symlink_of_a_lower_layer_is_replaced_by_the_directory_a_name_needs() {
+    // In the upper layer's own directory `app` does not exist: the unpacker
+    // makes it, and the directory hides the lower symlink.
+    let archive = image_archive(&[
+        vec![Entry::Dir("etc", 0o755), Entry::Symlink("app", "/etc")],
+        vec![Entry::File("app/config", b"cfg")],
+    ]);
+    let (tree, _) = merge(&archive);
+    assert_eq!(paths(&tree), ["/app", "/app/config", "/etc"]);
+    let rootfs = RootFs::build(&archive).unwrap();
+    assert_eq!(rootfs.kind(Path::new("/app")), Some(NodeKind::Dir));
+    assert_eq!(rootfs.get(Path::new("/app")).unwrap().meta.mode, 0o755);
+    assert_eq!(rootfs.read(Path::new("/app/config"), 10).unwrap(), b"cfg");
+    assert!(rootfs.get(Path::new("/etc/config")).is_none());
+}

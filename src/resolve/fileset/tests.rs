@@ -241,3 +241,62 @@ fn runtime_rules_run_on_observed_files_and_can_be_turned_off() {
         Some(Reason::Accessed)
     );
 }
+
+#[test]
+fn the_entrypoint_is_found_as_the_runtime_finds_it_or_not_at_all() {
+    let root = image();
+    let tree = HostTree::new(root.path());
+    let options = KeepOptions::default();
+    let with = |entrypoint: &str, workdir: Option<&str>| {
+        let run = RunConfig {
+            entrypoint: Some(vec![entrypoint.into()]),
+            working_dir: workdir.map(str::to_string),
+            ..run_config()
+        };
+        keep_set(&tree, &Observed::default(), &run, &options).entrypoint
+    };
+    assert_eq!(with("sh", None), Some(PathBuf::from("/usr/bin/dash")));
+    // A relative name with a slash starts at the WORKDIR, as runc runs it.
+    assert_eq!(
+        with("./start.sh", Some("/app")),
+        Some(PathBuf::from("/app/start.sh"))
+    );
+    assert_eq!(with("./start.sh", None), None);
+    assert_eq!(with("/app/missing", None), None);
+    assert_eq!(with("nginx", None), None);
+}
+
+#[test]
+fn fifos_are_kept_and_device_nodes_outside_dev_are_named() {
+    let root = image();
+    let at = |path: &str| root.path().join(path);
+    std::fs::create_dir_all(at("run/app")).unwrap();
+    std::fs::create_dir_all(at("dev")).unwrap();
+    std::fs::create_dir_all(at("srv/jail/dev")).unwrap();
+    let mode = nix::sys::stat::Mode::from_bits_truncate(0o600);
+    nix::unistd::mkfifo(&at("run/app/control"), mode).unwrap();
+    let null = nix::sys::stat::makedev(1, 3);
+    let nodes = ["srv/jail/dev/null", "dev/null"]
+        .map(|path| nix::sys::stat::mknod(&at(path), nix::sys::stat::SFlag::S_IFCHR, mode, null));
+    let tree = HostTree::new(root.path());
+    let keep = keep_set(
+        &tree,
+        &Observed::default(),
+        &run_config(),
+        &KeepOptions::default(),
+    );
+    assert_eq!(reason(&keep, "/run/app/control"), Some(Reason::Always));
+    assert!(reason(&keep, "/run/app").is_some(), "its directory is kept");
+    if nodes.iter().any(Result::is_err) {
+        eprintln!("skipped the device part: cannot mknod here ({nodes:?})");
+        return;
+    }
+    assert_eq!(reason(&keep, "/srv/jail/dev/null"), None);
+    let note = keep
+        .notes
+        .iter()
+        .find(|n| n.contains("device nodes"))
+        .expect("a note on the device nodes");
+    assert!(note.contains("/srv/jail/dev/null (char 1:3)"), "{note}");
+    assert!(!note.contains(" /dev/null"), "{note}");
+}

@@ -1,0 +1,6 @@
+FROM debian:12-slim
+RUN apt-get update
+RUN apt-get install -y --no-install-recommends curl \
+    && rm -rf /var/lib/apt/lists/*
+USER nobody
+CMD ["curl", "--version"]
