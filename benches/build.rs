@@ -17,7 +17,8 @@
 //! nothing about time. Needs `scripts/setup && scripts/bench-setup`.
 //!
 //! env: RSLIM_BENCH_RUNS (default 3) runs per image; RSLIM_BENCH_SKIP_5G=1
-//! skips the 5 GB image (also skipped when $TMPDIR cannot hold its export).
+//! skips the 5 GB image (also skipped when $TMPDIR cannot hold its export);
+//! RSLIM_BENCH_ONLY=TEXT measures only the images whose name contains TEXT.
 //! `cargo test` never builds this file (benches are built by `cargo bench`).
 
 use std::io::{Read, Write};
@@ -29,8 +30,16 @@ use std::time::{Duration, Instant};
 /// (image, what it is, the 5 GB one that can be skipped)
 const IMAGES: &[(&str, &str, bool)] = &[
     ("rslim-examples/nginx:fat", "nginx on Debian minbase", false),
-    ("rslim-bench/gobuilder:fat", "Go builder (golang-go, gcc, git)", false),
-    ("rslim-bench/nginx-5g:fat", "nginx + 5 GB unused files", true),
+    (
+        "rslim-bench/gobuilder:fat",
+        "Go builder (golang-go, gcc, git)",
+        false,
+    ),
+    (
+        "rslim-bench/nginx-5g:fat",
+        "nginx + 5 GB unused files",
+        true,
+    ),
 ];
 /// Label on the floor's containers: its value is the bench's pid, so a run
 /// can remove what a killed one left.
@@ -44,6 +53,7 @@ fn main() {
         .filter(|&n| n > 0)
         .unwrap_or(3);
     let skip_5g = std::env::var("RSLIM_BENCH_SKIP_5G").as_deref() == Ok("1");
+    let only = std::env::var("RSLIM_BENCH_ONLY").unwrap_or_default();
     remove_dead_owners_containers();
     let scratch = tempfile::tempdir().unwrap();
     println!(
@@ -51,7 +61,7 @@ fn main() {
         std::env::temp_dir().display()
     );
     let mut rows = Vec::new();
-    for &(image, what, big) in IMAGES {
+    for &(image, what, big) in IMAGES.iter().filter(|(image, ..)| image.contains(&only)) {
         let Some(size) = image_size(image) else {
             println!("{image}: missing, run scripts/bench-setup first\n");
             continue;
@@ -132,7 +142,10 @@ impl ImageBench {
         let build = self.build(run);
         if run == 0 {
             let archive = self.archive.to_str().unwrap();
-            check(docker(&["save", "-o", archive, &self.slim_tag]), "docker save");
+            check(
+                docker(&["save", "-o", archive, &self.slim_tag]),
+                "docker save",
+            );
         }
         let container = self.plain_container(run);
         docker(&["image", "rm", "-f", &self.slim_tag]);
@@ -284,17 +297,20 @@ fn check(output: Output, what: &str) {
 /// The image's size as the engine counts it, or None when it is missing.
 fn image_size(image: &str) -> Option<u64> {
     let out = docker(&["image", "inspect", "-f", "{{.Size}}", image]);
-    out.status.success().then(|| {
-        String::from_utf8_lossy(&out.stdout)
-            .trim()
-            .parse()
-            .unwrap()
-    })
+    out.status
+        .success()
+        .then(|| String::from_utf8_lossy(&out.stdout).trim().parse().unwrap())
 }
 
 /// The image's first exposed TCP port.
 fn exposed_port(image: &str) -> Option<u16> {
-    let out = docker(&["image", "inspect", "-f", "{{json .Config.ExposedPorts}}", image]);
+    let out = docker(&[
+        "image",
+        "inspect",
+        "-f",
+        "{{json .Config.ExposedPorts}}",
+        image,
+    ]);
     let ports: serde_json::Value = serde_json::from_slice(&out.stdout).ok()?;
     let mut tcp: Vec<u16> = ports
         .as_object()?
@@ -409,17 +425,25 @@ impl Row {
             "  peak RSS      {:6.1} MB  (max of the runs)",
             self.peak_rss_kb as f64 / 1024.0
         );
-        println!("  stages (median ms):");
+        println!("  stages (ms, median, then each run: a first run's cost shows)");
         for (stage, _) in &runs[0].build.stages {
-            let ms = median(runs.iter().map(|m| {
-                m.build
-                    .stages
-                    .iter()
-                    .filter(|(s, _)| s == stage)
-                    .map(|(_, ms)| ms)
-                    .sum()
-            }));
-            println!("    {stage:<8} {ms:7.0}");
+            let each: Vec<f64> = runs
+                .iter()
+                .map(|m| {
+                    m.build
+                        .stages
+                        .iter()
+                        .filter(|(s, _)| s == stage)
+                        .map(|(_, ms)| ms)
+                        .sum()
+                })
+                .collect();
+            let listed: Vec<String> = each.iter().map(|ms| format!("{ms:.0}")).collect();
+            println!(
+                "    {stage:<8} {:7.0}   runs: {}",
+                median(each.iter().copied()),
+                listed.join(" ")
+            );
         }
         println!();
     }
