@@ -44,6 +44,8 @@ const IMAGES: &[(&str, &str, bool)] = &[
 /// Label on the floor's containers: its value is the bench's pid, so a run
 /// can remove what a killed one left.
 const OWNER_LABEL: &str = "io.rslim.bench-owner";
+/// The slim images' repository prefix; the bench's pid follows it.
+const SLIM_REPO: &str = "rslim-bench/slim";
 const READY_TIMEOUT: Duration = Duration::from_secs(60);
 
 fn main() {
@@ -54,7 +56,7 @@ fn main() {
         .unwrap_or(3);
     let skip_5g = std::env::var("RSLIM_BENCH_SKIP_5G").as_deref() == Ok("1");
     let only = std::env::var("RSLIM_BENCH_ONLY").unwrap_or_default();
-    remove_dead_owners_containers();
+    remove_dead_runs_leftovers();
     let scratch = tempfile::tempdir().unwrap();
     println!(
         "rslim build against its floor: {runs} runs per image, medians; temp dir {}\n",
@@ -87,7 +89,7 @@ fn main() {
             image,
             port,
             slim_tag: format!(
-                "rslim-bench/slim-{}-{}:latest",
+                "{SLIM_REPO}-{}-{}:latest",
                 std::process::id(),
                 image.rsplit('/').next().unwrap().replace(':', "-")
             ),
@@ -173,7 +175,7 @@ impl ImageBench {
             .stderr(std::fs::File::create(&stderr_path).unwrap())
             .spawn()
             .unwrap();
-        let (status, peak_rss_kb) = wait_with_rusage(child.id());
+        let (status, peak_rss_kb) = wait_with_rusage(child);
         let wall = started.elapsed();
         let stderr = std::fs::read_to_string(&stderr_path).unwrap_or_default();
         assert!(
@@ -236,13 +238,15 @@ impl ImageBench {
 /// Waits for the child and returns its wait status and its peak RSS in kB.
 /// `wait4` reports the child's own resource use; getrusage(RUSAGE_CHILDREN)
 /// would mix in every docker CLI process this bench ran.
-fn wait_with_rusage(pid: u32) -> (i32, u64) {
+fn wait_with_rusage(child: std::process::Child) -> (i32, u64) {
+    let pid = child.id() as i32;
     let mut status = 0;
-    // SAFETY: zeroed rusage is a valid value; wait4 writes both out-params
-    // and the pid is our own unreaped child (std's Child never waits here).
+    // SAFETY: a zeroed rusage is a valid value; wait4 writes both out-params,
+    // and `pid` is our own child, not yet reaped (std's Child never waits
+    // unless asked, and is dropped here without being asked).
     let mut usage: nix::libc::rusage = unsafe { std::mem::zeroed() };
-    let reaped = unsafe { nix::libc::wait4(pid as i32, &mut status, 0, &mut usage) };
-    assert_eq!(reaped, pid as i32, "wait4 failed");
+    let reaped = unsafe { nix::libc::wait4(pid, &mut status, 0, &mut usage) };
+    assert_eq!(reaped, pid, "wait4 failed");
     (status, usage.ru_maxrss as u64)
 }
 
@@ -326,9 +330,12 @@ fn free_bytes(dir: &Path) -> u64 {
     stat.blocks_available() as u64 * stat.fragment_size() as u64
 }
 
-/// Floor containers of bench runs that were killed: their owner pid is gone.
-fn remove_dead_owners_containers() {
-    let out = docker(&[
+/// What bench runs that were killed left: floor containers (labelled with
+/// the run's pid) and slim tags (`rslim-bench/slim-<pid>-…`) whose pid is gone.
+fn remove_dead_runs_leftovers() {
+    let dead =
+        |pid: &str| pid.parse::<u32>().is_ok() && !Path::new(&format!("/proc/{pid}")).exists();
+    let containers = docker(&[
         "ps",
         "-a",
         "--filter",
@@ -336,12 +343,26 @@ fn remove_dead_owners_containers() {
         "--format",
         &format!("{{{{.ID}}}} {{{{.Label \"{OWNER_LABEL}\"}}}}"),
     ]);
-    for line in String::from_utf8_lossy(&out.stdout).lines() {
-        let Some((id, pid)) = line.split_once(' ') else {
-            continue;
-        };
-        if !Path::new(&format!("/proc/{pid}")).exists() {
+    for line in String::from_utf8_lossy(&containers.stdout).lines() {
+        if let Some((id, _)) = line.split_once(' ').filter(|(_, pid)| dead(pid)) {
             docker(&["rm", "-f", id]);
+        }
+    }
+    let images = docker(&[
+        "images",
+        "--filter",
+        &format!("reference={SLIM_REPO}-*"),
+        "--format",
+        "{{.Repository}}:{{.Tag}}",
+    ]);
+    for tag in String::from_utf8_lossy(&images.stdout).lines() {
+        let pid = tag
+            .strip_prefix(SLIM_REPO)
+            .and_then(|rest| rest.strip_prefix('-'))
+            .and_then(|rest| rest.split('-').next())
+            .unwrap_or("");
+        if dead(pid) {
+            docker(&["image", "rm", "-f", tag]);
         }
     }
 }
