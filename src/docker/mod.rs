@@ -8,8 +8,8 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use bollard::models::{
-    ContainerCreateBody, ContainerInspectResponse, HostConfig, ImageInspect, Mount, MountType,
-    MountVolumeOptions, PortBinding,
+    ContainerCreateBody, ContainerInspectResponse, HostConfig, HostConfigLogConfig, ImageInspect,
+    Mount, MountType, MountVolumeOptions, PortBinding,
 };
 use bollard::query_parameters::{
     CreateContainerOptionsBuilder, CreateImageOptionsBuilder, DownloadFromContainerOptionsBuilder,
@@ -68,7 +68,8 @@ pub struct ContainerSpec {
     pub cap_drop: Vec<String>,
     /// No network at all (`--network none`).
     pub no_network: bool,
-    /// Keep stdin open for an attached client (`docker run -i`).
+    /// Keep stdin open for an attached client (`docker run -i`), and log
+    /// nothing: what goes through stdio is for the client alone.
     pub stdin: bool,
 }
 
@@ -346,6 +347,10 @@ impl Docker {
                 cap_add: Some(spec.cap_add.clone()),
                 cap_drop: (!spec.cap_drop.is_empty()).then(|| spec.cap_drop.clone()),
                 network_mode: spec.no_network.then(|| "none".to_string()),
+                log_config: spec.stdin.then(|| HostConfigLogConfig {
+                    typ: Some("none".into()),
+                    config: None,
+                }),
                 mounts: (!mounts.is_empty()).then_some(mounts),
                 tmpfs: (!tmpfs.is_empty()).then_some(tmpfs),
                 ..Default::default()

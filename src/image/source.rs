@@ -12,7 +12,7 @@ use anyhow::Context;
 
 use super::archive::{Format, Selection};
 use super::transport::ImageSource;
-use super::walked::{Connection, HiddenSubtree, KERNEL_DIRS};
+use super::walked::{touched_dirs, Connection, HiddenSubtree, KERNEL_DIRS};
 use super::{verify, ImageArchive, Platform, RootFs, WalkedTree};
 use crate::docker::{ContainerSpec, CreatedContainers, Docker};
 use crate::error::{ExitKind, FailWith, Failure, Result};
@@ -159,7 +159,8 @@ pub async fn walk_in_container(
     docker
         .upload_tar(&id, crate::sensor::container::sensor_only_tar()?)
         .await?;
-    // What the running walker cannot see: read now, while nothing is mounted.
+    // What the running walker cannot see: read now, while nothing is
+    // mounted and the engine has changed nothing.
     let mut hidden = Vec::new();
     let mount_points = KERNEL_DIRS
         .iter()
@@ -167,27 +168,17 @@ pub async fn walk_in_container(
         .chain(volumes.iter().map(|v| match v.trim_end_matches('/') {
             "" => v.clone(),
             trimmed => trimmed.to_string(),
-        }));
-    for path in mount_points {
-        let mut spool = spool_file()?;
-        if !docker.download_to(&id, &path, &mut spool).await? {
-            continue;
-        }
-        let file = spool.into_std().await;
-        let (config_bytes, path_owned) = (config_bytes.clone(), path.clone());
-        let tree = tokio::task::spawn_blocking(move || {
-            let mut archive = ImageArchive::from_flat_export(file, config_bytes)?;
-            // A subtree only: no init layer to undo here (the whole tree's is).
-            archive.container_export = false;
-            RootFs::build(&archive)
-        })
-        .await
-        .fail_with(ExitKind::Internal)?
-        .with_context(|| format!("the engine's copy of {path_owned} is unreadable"))
-        .fail_with(ExitKind::Internal)?;
+        }))
+        .map(|path| (path, true));
+    let touched = touched_dirs()
+        .into_iter()
+        .map(|dir| (dir.to_string_lossy().into_owned(), false));
+    for (path, mounted) in mount_points.chain(touched) {
+        let tree = read_before_start(docker, &id, &path, &config_bytes).await?;
         hidden.push(HiddenSubtree {
             path: path.into(),
             tree,
+            mounted,
         });
     }
     let (reader, writer) = docker.attach_stdio(&id).await?;
@@ -206,6 +197,33 @@ pub async fn walk_in_container(
         .fail_with(ExitKind::Internal)?
         .context("the walker container's index of the image is unusable")
         .fail_with(ExitKind::Internal)
+}
+
+/// The tar of `path` in the never-started container `id`, read as a tree;
+/// `None` when the image has nothing there.
+async fn read_before_start(
+    docker: &Docker,
+    id: &str,
+    path: &str,
+    config_bytes: &[u8],
+) -> Result<Option<RootFs>> {
+    let mut spool = spool_file()?;
+    if !docker.download_to(id, path, &mut spool).await? {
+        return Ok(None);
+    }
+    let file = spool.into_std().await;
+    let config_bytes = config_bytes.to_vec();
+    let tree = tokio::task::spawn_blocking(move || {
+        let mut archive = ImageArchive::from_flat_export(file, config_bytes)?;
+        // A subtree only: no init layer to undo here (the whole tree's is).
+        archive.container_export = false;
+        RootFs::build(&archive)
+    })
+    .await
+    .fail_with(ExitKind::Internal)?
+    .with_context(|| format!("the engine's copy of {path} is unreadable"))
+    .fail_with(ExitKind::Internal)?;
+    Ok(Some(tree))
 }
 
 fn spool_file() -> Result<tokio::fs::File> {

@@ -35,6 +35,25 @@ const SERVED: usize = 0;
 /// read from the archive API of the never-started walker.
 pub const KERNEL_DIRS: &[&str] = &["/dev", "/proc", "/sys"];
 
+/// Directories whose own metadata the engine may change when the walker
+/// starts: the parents of the files it mounts at run time (Podman creates
+/// `/run/.containerenv` in a started container, which an export of a
+/// never-started one does not show), but for those [`export::undo_init_layer`]
+/// resets anyway, and the root, which layers do not carry.
+pub fn touched_dirs() -> Vec<PathBuf> {
+    let mut dirs: Vec<PathBuf> = INIT_LAYER_FILES
+        .iter()
+        .filter_map(|file| Path::new(file).parent())
+        .filter(|dir| {
+            *dir != Path::new("/") && !export::INIT_LAYER_DIRS.contains(&dir.to_str().unwrap_or(""))
+        })
+        .map(Path::to_path_buf)
+        .collect();
+    dirs.sort();
+    dirs.dedup();
+    dirs
+}
+
 /// The walker's stdin and stdout.
 pub struct Connection {
     pub reader: Box<dyn Read + Send>,
@@ -47,12 +66,16 @@ struct Served {
     broken: bool,
 }
 
-/// A subtree hidden by a mount in the running walker, read as a tar.
+/// A subtree read from the never-started walker, as a tar.
 pub struct HiddenSubtree {
-    /// The mount point, e.g. `/app/data`.
+    /// E.g. `/app/data`.
     pub path: PathBuf,
-    /// The archive API's tar of it: names start with the mount point's own name.
-    pub tree: RootFs,
+    /// The archive API's tar of it (names start with the path's own name);
+    /// `None` when the image has nothing there.
+    pub tree: Option<RootFs>,
+    /// What it is for: a mount point's files, or a [`touched_dirs`] entry's
+    /// own metadata.
+    pub mounted: bool,
 }
 
 pub struct WalkedTree {
@@ -118,8 +141,16 @@ impl WalkedTree {
         }
         // Only the engine's own files may be hidden, and the subtrees read
         // from the never-started walker: anything else would be missing.
-        let mut subtrees: HashMap<PathBuf, RootFs> =
-            hidden.into_iter().map(|h| (h.path, h.tree)).collect();
+        let mut subtrees: HashMap<PathBuf, RootFs> = HashMap::new();
+        for subtree in hidden {
+            match (subtree.mounted, subtree.tree) {
+                (true, Some(tree)) => {
+                    subtrees.insert(subtree.path, tree);
+                }
+                (true, None) => {}
+                (false, before) => tree.restore(&subtree.path, before.as_ref()),
+            }
+        }
         for mount in mounts {
             if let Some(subtree) = subtrees.remove(&mount) {
                 tree.graft(&mount, subtree);
@@ -199,6 +230,33 @@ impl WalkedTree {
             },
             content,
         })
+    }
+
+    /// Gives directory `dir` the metadata it had before the walker started
+    /// (`before`: its tar, named from its own name), or removes it with
+    /// what is below when the image had none.
+    fn restore(&mut self, dir: &Path, before: Option<&RootFs>) {
+        let name = Path::new("/").join(dir.file_name().unwrap_or_default());
+        match before.and_then(|tree| tree.get(&name)) {
+            Some(original) => {
+                if let Some(node) = self.nodes.get_mut(dir) {
+                    if node.is_dir() && original.is_dir() {
+                        node.meta = original.meta.clone();
+                    }
+                }
+            }
+            None => {
+                let doomed: Vec<PathBuf> = self
+                    .nodes
+                    .keys()
+                    .filter(|path| path.starts_with(dir))
+                    .cloned()
+                    .collect();
+                for path in doomed {
+                    self.nodes.remove(&path);
+                }
+            }
+        }
     }
 
     /// Puts the nodes of `subtree` (named from the mount point's own name)
