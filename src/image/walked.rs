@@ -352,7 +352,6 @@ struct ServedBytes<'a> {
 impl Read for ServedBytes<'_> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         if self.remaining == 0 {
-            self.served.broken = false;
             return Ok(0);
         }
         let want = buf
@@ -366,23 +365,22 @@ impl Read for ServedBytes<'_> {
             ));
         }
         self.remaining -= n as u64;
-        if self.remaining == 0 {
-            self.served.broken = false;
-        }
         Ok(n)
     }
 }
 
 impl Drop for ServedBytes<'_> {
     fn drop(&mut self) {
-        if self.remaining > 0 {
-            let remaining = self.remaining;
-            let skipped = io::copy(
+        let remaining = self.remaining;
+        let skipped = match remaining {
+            0 => Ok(0),
+            _ => io::copy(
                 &mut (&mut self.served.connection.reader).take(remaining),
                 &mut io::sink(),
-            );
-            self.served.broken = skipped.ok() != Some(remaining);
-        }
+            ),
+        };
+        // In step again only when the whole reply has been read.
+        self.served.broken = skipped.ok() != Some(remaining);
     }
 }
 
