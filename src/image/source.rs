@@ -135,6 +135,15 @@ pub async fn walk_in_container(
 ) -> Result<WalkedTree> {
     let config = crate::image::ImageConfig::parse(&config_bytes).fail_with(ExitKind::Internal)?;
     let volumes = config.run.volume_paths();
+    if docker.engine().kind == crate::docker::EngineKind::Podman && !volumes.is_empty() {
+        // Measured on Podman 4.3.1: its archive API gives what it copies
+        // out the owner of the container's user, so the files at a VOLUME
+        // (hidden by a tmpfs in the running walker) would change owner.
+        return Err(Failure::msg(
+            ExitKind::Internal,
+            "on Podman the files at an image's VOLUME cannot be read with their owners",
+        ));
+    }
     let spec = ContainerSpec {
         name,
         image: image_id.to_string(),
