@@ -342,6 +342,9 @@ impl Docker {
             open_stdin: spec.stdin.then_some(true),
             attach_stdin: spec.stdin.then_some(true),
             attach_stdout: spec.stdin.then_some(true),
+            // The engine closes stdin when the client goes: a killed rslim's
+            // walker sees the end of its input and exits.
+            stdin_once: spec.stdin.then_some(true),
             host_config: Some(HostConfig {
                 port_bindings: Some(bindings),
                 cap_add: Some(spec.cap_add.clone()),

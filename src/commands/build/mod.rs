@@ -389,7 +389,7 @@ async fn build(
         run_findings = profiled.findings;
     }
 
-    stages.begin("export", "waiting for the image export");
+    stages.begin("export", "waiting for the original filesystem (walk or export)");
     let original = match checked_original {
         Some(original) => original,
         None => (&mut export.0)
