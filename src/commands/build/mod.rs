@@ -389,7 +389,10 @@ async fn build(
         run_findings = profiled.findings;
     }
 
-    stages.begin("export", "waiting for the original filesystem (walk or export)");
+    stages.begin(
+        "export",
+        "waiting for the original filesystem (walk or export)",
+    );
     let original = match checked_original {
         Some(original) => original,
         None => (&mut export.0)
