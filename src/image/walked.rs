@@ -84,6 +84,51 @@ pub struct WalkedTree {
     served_paths: Vec<PathBuf>,
     hidden: Vec<RootFs>,
     served: Mutex<Served>,
+    /// The first bytes of files resolution read, by content id: it reads
+    /// the same headers again and again (an ELF's by each rule that looks
+    /// at it), and each read is a round trip to the walker.
+    prefixes: Mutex<PrefixCache>,
+}
+
+/// Reads kept for a second asking: up to [`PrefixCache::MAX_READ`] bytes
+/// each, [`PrefixCache::MAX_TOTAL`] in all (then it starts over).
+#[derive(Default)]
+struct PrefixCache {
+    reads: HashMap<u64, Vec<u8>>,
+    bytes: usize,
+}
+
+impl PrefixCache {
+    const MAX_READ: usize = 64 << 10;
+    const MAX_TOTAL: usize = 4 << 20;
+
+    /// The first `limit` bytes of content `id` (of `size` bytes), if known.
+    fn get(&self, id: u64, size: u64, limit: u64) -> Option<Vec<u8>> {
+        let cached = self.reads.get(&id)?;
+        let whole = cached.len() as u64 == size;
+        (whole || cached.len() as u64 >= limit)
+            .then(|| cached[..cached.len().min(limit as usize)].to_vec())
+    }
+
+    fn put(&mut self, id: u64, bytes: &[u8]) {
+        if bytes.len() > Self::MAX_READ {
+            return;
+        }
+        if self.bytes + bytes.len() > Self::MAX_TOTAL {
+            self.reads.clear();
+            self.bytes = 0;
+        }
+        let longer = self
+            .reads
+            .get(&id)
+            .is_none_or(|old| old.len() < bytes.len());
+        if longer {
+            self.bytes += bytes.len();
+            if let Some(old) = self.reads.insert(id, bytes.to_vec()) {
+                self.bytes -= old.len();
+            }
+        }
+    }
 }
 
 impl WalkedTree {
@@ -116,6 +161,7 @@ impl WalkedTree {
                 },
                 broken: false,
             }),
+            prefixes: Mutex::new(PrefixCache::default()),
         };
         let mut inodes: HashMap<(u64, u64), u64> = HashMap::new();
         let mut mounts = Vec::new();
@@ -429,13 +475,25 @@ impl FsTree for WalkedTree {
                     format!("{} is not a file", path.display()),
                 )
             })?;
+        if content.layer != SERVED {
+            let mut bytes = Vec::with_capacity(content.size.min(limit) as usize);
+            self.open(&content)?.take(limit).read_to_end(&mut bytes)?;
+            return Ok(bytes);
+        }
+        let id = content.offset;
+        let cached = self
+            .prefixes
+            .lock()
+            .ok()
+            .and_then(|cache| cache.get(id, content.size, limit));
+        if let Some(bytes) = cached {
+            return Ok(bytes);
+        }
         let mut bytes = Vec::with_capacity(content.size.min(limit) as usize);
-        match content.layer {
-            SERVED => self
-                .request(content.offset, limit)?
-                .read_to_end(&mut bytes)?,
-            _ => self.open(&content)?.take(limit).read_to_end(&mut bytes)?,
-        };
+        self.request(id, limit)?.read_to_end(&mut bytes)?;
+        if let Ok(mut cache) = self.prefixes.lock() {
+            cache.put(id, &bytes);
+        }
         Ok(bytes)
     }
 
