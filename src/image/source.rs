@@ -170,7 +170,6 @@ pub async fn walk_in_container(
         .await?;
     // What the running walker cannot see: read now, while nothing is
     // mounted and the engine has changed nothing.
-    let mut hidden = Vec::new();
     let mount_points = KERNEL_DIRS
         .iter()
         .map(|dir| dir.to_string())
@@ -182,14 +181,19 @@ pub async fn walk_in_container(
     let touched = touched_dirs()
         .into_iter()
         .map(|dir| (dir.to_string_lossy().into_owned(), false));
-    for (path, mounted) in mount_points.chain(touched) {
-        let tree = read_before_start(docker, &id, &path, &config_bytes).await?;
-        hidden.push(HiddenSubtree {
-            path: path.into(),
-            tree,
-            mounted,
-        });
-    }
+    // All at once: each is a round trip to the engine, and most are small.
+    let reads = mount_points.chain(touched).map(|(path, mounted)| {
+        let (id, config_bytes) = (&id, &config_bytes);
+        async move {
+            let tree = read_before_start(docker, id, &path, config_bytes).await?;
+            Ok::<_, Failure>(HiddenSubtree {
+                path: path.into(),
+                tree,
+                mounted,
+            })
+        }
+    });
+    let hidden = futures_util::future::try_join_all(reads).await?;
     let (reader, writer) = docker.attach_stdio(&id).await?;
     docker.start_container(&id).await?;
     let created_at = config
