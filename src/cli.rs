@@ -198,6 +198,12 @@ pub struct BuildArgs {
     #[arg(long)]
     pub json: bool,
 
+    /// How the original filesystem of an engine image is read: `walk` (a container of the
+    /// image that never runs the app sends an index and then only the files used) or
+    /// `export` (`docker export`, read whole). Archive inputs are read from the archive
+    #[arg(long, value_enum, default_value_t = FsSource::Walk, value_name = "SOURCE")]
+    pub fs_source: FsSource,
+
     /// Read the original filesystem from a docker-save or OCI archive instead of the daemon
     /// (the image must still be present in the daemon to run it)
     #[arg(long, value_name = "PATH")]
@@ -340,6 +346,14 @@ pub struct LintArgs {
     /// Exit non-zero when a finding is at or above this severity
     #[arg(long, value_enum, default_value_t = Severity::Error)]
     pub fail_on: Severity,
+}
+
+/// Where `build` reads the original filesystem of an engine image from
+/// (docs/design.md, "Reading the original filesystem").
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum FsSource {
+    Walk,
+    Export,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, ValueEnum, serde::Serialize)]

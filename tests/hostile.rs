@@ -125,8 +125,11 @@ fn a_temp_directory_too_small_for_the_image_is_named_with_the_room_needed() {
         eprintln!("skipped: cannot mount a tmpfs here (needs root)");
         return;
     };
+    // The export spools the whole image to TMPDIR; the walker needs no
+    // room for it (below).
     let child = Command::new(env!("CARGO_BIN_EXE_rslim"))
         .args(["build", image, "--tag", "rslim-test/small-disk:slim"])
+        .args(["--fs-source", "export"])
         .env("TMPDIR", disk.0.path())
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
@@ -154,4 +157,18 @@ fn a_temp_directory_too_small_for_the_image_is_named_with_the_room_needed() {
         0,
         "temp files were left in {dir}"
     );
+    // Walked, the image needs room only for what is kept: the same build fits.
+    let out = Engine::Docker
+        .command(env!("CARGO_BIN_EXE_rslim"))
+        .args(["build", image, "--tag", "rslim-test/small-disk:slim"])
+        .env("TMPDIR", disk.0.path())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(
+        std::fs::read_dir(disk.0.path()).unwrap().count(),
+        0,
+        "temp files were left in {dir}"
+    );
+    remove_image("rslim-test/small-disk:slim");
 }

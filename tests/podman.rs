@@ -130,6 +130,52 @@ fn python_app_slims_on_podman_and_answers_like_the_original() {
     PODMAN.remove_image(slim);
 }
 
+/// The walker container (the default) and the export read the same
+/// filesystem on Podman too, VOLUME and non-root USER included: Podman
+/// mounts its own files at run time and creates `/run/.containerenv`, which
+/// an export never shows (docs/design.md, "Reading the original filesystem").
+#[test]
+fn walk_and_export_give_the_same_slim_images_on_podman() {
+    let _daemon = exclusive();
+    podman_ready();
+    for image in ["rslim-examples/nginx:fat", "rslim-examples/python-app:fat"] {
+        let walked = build_on(
+            PODMAN,
+            image,
+            "rslim-test/podman-walk:slim",
+            &["--fs-source", "walk"],
+        );
+        let exported = build_on(
+            PODMAN,
+            image,
+            "rslim-test/podman-export:slim",
+            &["--fs-source", "export"],
+        );
+        // Podman's archive API changes owners, so an image with a VOLUME
+        // is read with the export there (docs/design.md).
+        let notes = walked["notes"].to_string();
+        let has_volume = PODMAN.image_config(image)["Volumes"].is_object();
+        assert_eq!(
+            notes.contains("walker container could not read"),
+            has_volume,
+            "{image}: {notes}"
+        );
+        assert!(walked["layer_digest"]
+            .as_str()
+            .is_some_and(|d| d.starts_with("sha256:")));
+        assert_eq!(
+            walked["kept"], exported["kept"],
+            "{image}: kept sets differ"
+        );
+        assert_eq!(
+            walked["layer_digest"], exported["layer_digest"],
+            "{image}: layers differ"
+        );
+    }
+    PODMAN.remove_image("rslim-test/podman-walk:slim");
+    PODMAN.remove_image("rslim-test/podman-export:slim");
+}
+
 #[test]
 fn verify_passes_on_podman() {
     let _daemon = exclusive();

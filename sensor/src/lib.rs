@@ -6,6 +6,7 @@
 //! controller can depend on it without pulling in the sensor's system code.
 
 pub mod seal;
+pub mod tree;
 
 use serde::{Deserialize, Serialize};
 use std::ffi::OsString;

@@ -3,7 +3,8 @@
 //! signals, reaps zombies and writes /.rslim/findings.json when the
 //! application is gone. `rslim-sensor --listening` prints the listening TCP
 //! ports; `rslim-sensor exec --user U [--keep-home] -- CMD...` runs an exec
-//! step confined like the application.
+//! step confined like the application. `rslim-sensor serve-tree` walks the
+//! image's filesystem and serves its files to rslim (the walker container).
 
 mod bpf;
 mod confine;
@@ -11,6 +12,7 @@ mod heartbeat;
 mod launch;
 mod listening;
 mod lookups;
+mod serve_tree;
 mod supervise;
 mod user;
 mod watch;
@@ -32,6 +34,8 @@ fn main() {
     let code = match args.as_slice() {
         [] => run(),
         [flag] if flag == "--listening" => listening::print_listening(),
+        [command] if command == "serve-tree" => serve_tree::serve(std::path::Path::new("/")),
+        [command, root] if command == "serve-tree" => serve_tree::serve(std::path::Path::new(root)),
         [command, rest @ ..] if command == "exec" => match ExecRequest::parse(rest) {
             Ok(request) => exec(&request),
             Err(e) => {
@@ -41,7 +45,7 @@ fn main() {
         },
         _ => {
             eprintln!(
-                "rslim-sensor: takes no arguments (or --listening, or exec --user U -- CMD); \
+                "rslim-sensor: takes no arguments (or --listening, serve-tree, or exec --user U -- CMD); \
                  it reads {CONFIG_PATH}"
             );
             2

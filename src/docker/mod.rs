@@ -8,8 +8,8 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use bollard::models::{
-    ContainerCreateBody, ContainerInspectResponse, HostConfig, ImageInspect, Mount, MountType,
-    MountVolumeOptions, PortBinding,
+    ContainerCreateBody, ContainerInspectResponse, HostConfig, HostConfigLogConfig, ImageInspect,
+    Mount, MountType, MountVolumeOptions, PortBinding,
 };
 use bollard::query_parameters::{
     CreateContainerOptionsBuilder, CreateImageOptionsBuilder, DownloadFromContainerOptionsBuilder,
@@ -23,11 +23,13 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use crate::error::{ExitKind, FailWith, Failure, Result};
 
+mod attach;
 mod created;
 pub mod engine;
 mod images;
 mod leftovers;
 mod podman;
+pub use attach::{AttachedReader, AttachedWriter};
 pub use created::CreatedContainers;
 pub use engine::{choose_engine, Engine, EngineKind};
 pub use images::{CreatedImages, TEMP_REPOSITORY};
@@ -62,6 +64,13 @@ pub struct ContainerSpec {
     /// The image's VOLUMEs, mounted as `volumes_as` says.
     pub volumes: Vec<String>,
     pub volumes_as: VolumeMount,
+    /// Capabilities taken away (`--cap-drop`), e.g. `ALL`.
+    pub cap_drop: Vec<String>,
+    /// No network at all (`--network none`).
+    pub no_network: bool,
+    /// Keep stdin open for an attached client (`docker run -i`), and log
+    /// nothing: what goes through stdio is for the client alone.
+    pub stdin: bool,
 }
 
 /// A container's logged stdout and stderr ([`Docker::output`]).
@@ -330,9 +339,21 @@ impl Docker {
             env: (!spec.env.is_empty()).then(|| spec.env.clone()),
             exposed_ports: Some(exposed),
             labels: Some(HashMap::from([(OWNER_LABEL.to_string(), owner)])),
+            open_stdin: spec.stdin.then_some(true),
+            attach_stdin: spec.stdin.then_some(true),
+            attach_stdout: spec.stdin.then_some(true),
+            // The engine closes stdin when the client goes: a killed rslim's
+            // walker sees the end of its input and exits.
+            stdin_once: spec.stdin.then_some(true),
             host_config: Some(HostConfig {
                 port_bindings: Some(bindings),
                 cap_add: Some(spec.cap_add.clone()),
+                cap_drop: (!spec.cap_drop.is_empty()).then(|| spec.cap_drop.clone()),
+                network_mode: spec.no_network.then(|| "none".to_string()),
+                log_config: spec.stdin.then(|| HostConfigLogConfig {
+                    typ: Some("none".into()),
+                    config: None,
+                }),
                 mounts: (!mounts.is_empty()).then_some(mounts),
                 tmpfs: (!tmpfs.is_empty()).then_some(tmpfs),
                 ..Default::default()
@@ -512,6 +533,31 @@ impl Docker {
             .await
             .map_err(|e| api_failure(format!("cannot copy {path} out of the container"), e))?;
         Ok(chunks.concat())
+    }
+
+    /// Streams the archive API's tar of `path` in a container into `out`;
+    /// `false` when the container has no such path.
+    pub async fn download_to(
+        &self,
+        container: &str,
+        path: &str,
+        out: &mut tokio::fs::File,
+    ) -> Result<bool> {
+        let options = DownloadFromContainerOptionsBuilder::default()
+            .path(path)
+            .build();
+        let mut stream = self.api.download_from_container(container, Some(options));
+        while let Some(chunk) = stream.next().await {
+            let chunk = match chunk {
+                Err(e) if status(&e) == Some(404) => return Ok(false),
+                other => other.map_err(|e| {
+                    api_failure(format!("cannot copy {path} out of the container"), e)
+                })?,
+            };
+            out.write_all(&chunk).await.fail_with(ExitKind::Internal)?;
+        }
+        out.flush().await.fail_with(ExitKind::Internal)?;
+        Ok(true)
     }
 
     /// Like [`Docker::download`], but gives up once the archive exceeds

@@ -15,9 +15,11 @@
 //!   created are added as Docker creates them (0755 root, here with the
 //!   image's creation time).
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use super::node::{Node, NodeKind, NodeMeta};
+#[cfg(test)]
 use super::RootFs;
 
 /// Files the engines put into every container: Docker's init layer creates
@@ -39,26 +41,32 @@ pub const INIT_LAYER_DIRS: &[&str] = &["/dev", "/dev/pts", "/dev/shm", "/etc", "
 
 /// Removes the init layer's files, adds its directories where the image has
 /// none, and gives those directories a fixed modification time (the image's
-/// creation time), so the view depends on the image alone.
-pub fn undo_init_layer(rootfs: &mut RootFs, image_created: u64) {
+/// creation time), so the view depends on the image alone. Both the export
+/// and the walked tree (`super::walked`) go through it.
+pub fn undo_init_layer(nodes: &mut BTreeMap<PathBuf, Node>, image_created: u64) {
     for file in INIT_LAYER_FILES {
-        rootfs.forget(Path::new(file));
+        nodes.remove(Path::new(file));
     }
     for dir in INIT_LAYER_DIRS {
-        match rootfs.get_mut(Path::new(dir)) {
+        match nodes.get_mut(Path::new(dir)) {
             Some(node) => node.meta.mtime = image_created,
-            None => rootfs.insert(Node {
-                path: PathBuf::from(dir),
-                kind: NodeKind::Dir,
-                meta: NodeMeta {
-                    mode: 0o755,
-                    uid: 0,
-                    gid: 0,
-                    mtime: image_created,
-                    xattrs: Vec::new(),
-                },
-                content: None,
-            }),
+            None => {
+                nodes.insert(
+                    PathBuf::from(dir),
+                    Node {
+                        path: PathBuf::from(dir),
+                        kind: NodeKind::Dir,
+                        meta: NodeMeta {
+                            mode: 0o755,
+                            uid: 0,
+                            gid: 0,
+                            mtime: image_created,
+                            xattrs: Vec::new(),
+                        },
+                        content: None,
+                    },
+                );
+            }
         }
     }
 }

@@ -20,8 +20,10 @@ pub(crate) mod test_archive;
 pub mod transport;
 pub mod unpack;
 pub mod verify;
+pub mod walked;
 
 pub use archive::ImageArchive;
 pub use config::ImageConfig;
 pub use platform::Platform;
 pub use rootfs::RootFs;
+pub use walked::WalkedTree;

@@ -82,7 +82,7 @@ impl RootFs {
                 .created
                 .as_deref()
                 .and_then(export::parse_rfc3339);
-            export::undo_init_layer(&mut rootfs, created.unwrap_or(0));
+            export::undo_init_layer(&mut rootfs.nodes, created.unwrap_or(0));
         }
         Ok(rootfs)
     }
@@ -94,20 +94,6 @@ impl RootFs {
 
     pub fn get(&self, path: &Path) -> Option<&Node> {
         self.nodes.get(path)
-    }
-
-    /// Drops `path` from the view (see [`super::export`]).
-    pub(super) fn forget(&mut self, path: &Path) {
-        self.nodes.remove(path);
-    }
-
-    /// Adds `node` to the view (see [`super::export`]).
-    pub(super) fn insert(&mut self, node: Node) {
-        self.nodes.insert(node.path.clone(), node);
-    }
-
-    pub(super) fn get_mut(&mut self, path: &Path) -> Option<&mut Node> {
-        self.nodes.get_mut(path)
     }
 
     /// All nodes in path order.

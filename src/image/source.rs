@@ -1,9 +1,10 @@
-//! Where an image's files come from. Every source ends as an
-//! [`ImageArchive`] read by the same reader: an archive file, `docker save`
-//! (every layer: what xray needs), or `docker export` of a container that
-//! never ran (the merged filesystem, 2.5 times faster: what build needs).
-//! Daemon data is spooled into anonymous temp files, so nothing is left
-//! behind whatever happens.
+//! Where an image's files come from: an archive file, `docker save` (every
+//! layer: what xray needs), `docker export` of a container that never ran
+//! (the merged filesystem, 2.5 times faster), all read as an [`ImageArchive`]
+//! by the same reader; or the walker container, which sends the index of
+//! the merged filesystem and only the bytes asked for ([`WalkedTree`]: what
+//! build needs). Daemon data is spooled into anonymous temp files, so
+//! nothing is left behind whatever happens.
 
 use std::path::Path;
 
@@ -11,7 +12,8 @@ use anyhow::Context;
 
 use super::archive::{Format, Selection};
 use super::transport::ImageSource;
-use super::{verify, ImageArchive, Platform};
+use super::walked::{touched_dirs, Connection, HiddenSubtree, KERNEL_DIRS};
+use super::{verify, ImageArchive, Platform, RootFs, WalkedTree};
 use crate::docker::{ContainerSpec, CreatedContainers, Docker};
 use crate::error::{ExitKind, FailWith, Failure, Result};
 
@@ -117,6 +119,124 @@ pub async fn export_from_daemon(
     ImageArchive::from_flat_export(file, config_bytes)
         .context("the daemon's export of the image is unreadable")
         .fail_with(ExitKind::Internal)
+}
+
+/// A walker container created from `image_id` (named `name`, through
+/// `created` so every exit path removes it): the sensor, with no network
+/// and no capability but reading every file, sends the index of the image's
+/// filesystem and then serves the files asked for
+/// (docs/design.md, "Reading the original filesystem").
+pub async fn walk_in_container(
+    docker: &Docker,
+    created: &CreatedContainers,
+    name: String,
+    image_id: &str,
+    config_bytes: Vec<u8>,
+) -> Result<WalkedTree> {
+    let config = crate::image::ImageConfig::parse(&config_bytes).fail_with(ExitKind::Internal)?;
+    let volumes = config.run.volume_paths();
+    if docker.engine().kind == crate::docker::EngineKind::Podman && !volumes.is_empty() {
+        // Measured on Podman 4.3.1: its archive API gives what it copies
+        // out the owner of the container's user, so the files at a VOLUME
+        // (hidden by a tmpfs in the running walker) would change owner.
+        return Err(Failure::msg(
+            ExitKind::Internal,
+            "on Podman the files at an image's VOLUME cannot be read with their owners",
+        ));
+    }
+    let spec = ContainerSpec {
+        name,
+        image: image_id.to_string(),
+        entrypoint: Some(vec![
+            rslim_sensor::SENSOR_PATH.to_string(),
+            "serve-tree".to_string(),
+        ]),
+        // Root, to reach every file; of root's powers only reading past
+        // permissions (CAP_DAC_OVERRIDE, which `docker run` gives too).
+        user: Some("0".into()),
+        cap_drop: vec!["ALL".into()],
+        cap_add: vec!["DAC_OVERRIDE".into()],
+        no_network: true,
+        stdin: true,
+        // A tmpfs at each VOLUME: no volume to leave behind; the image's
+        // files there are read before the start, below.
+        volumes: volumes.clone(),
+        volumes_as: crate::docker::VolumeMount::Tmpfs,
+        ..ContainerSpec::default()
+    };
+    let id = created.create(docker, &spec).await?;
+    docker
+        .upload_tar(&id, crate::sensor::container::sensor_only_tar()?)
+        .await?;
+    // What the running walker cannot see: read now, while nothing is
+    // mounted and the engine has changed nothing.
+    let mount_points = KERNEL_DIRS
+        .iter()
+        .map(|dir| dir.to_string())
+        .chain(volumes.iter().map(|v| match v.trim_end_matches('/') {
+            "" => v.clone(),
+            trimmed => trimmed.to_string(),
+        }))
+        .map(|path| (path, true));
+    let touched = touched_dirs()
+        .into_iter()
+        .map(|dir| (dir.to_string_lossy().into_owned(), false));
+    // All at once: each is a round trip to the engine, and most are small.
+    let reads = mount_points.chain(touched).map(|(path, mounted)| {
+        let (id, config_bytes) = (&id, &config_bytes);
+        async move {
+            let tree = read_before_start(docker, id, &path, config_bytes).await?;
+            Ok::<_, Failure>(HiddenSubtree {
+                path: path.into(),
+                tree,
+                mounted,
+            })
+        }
+    });
+    let hidden = futures_util::future::try_join_all(reads).await?;
+    let (reader, writer) = docker.attach_stdio(&id).await?;
+    docker.start_container(&id).await?;
+    let created_at = config
+        .created
+        .as_deref()
+        .and_then(crate::image::export::parse_rfc3339)
+        .unwrap_or(0);
+    let connection = Connection {
+        reader: Box::new(reader),
+        writer: Box::new(writer),
+    };
+    tokio::task::spawn_blocking(move || WalkedTree::read(connection, hidden, created_at))
+        .await
+        .fail_with(ExitKind::Internal)?
+        .context("the walker container's index of the image is unusable")
+        .fail_with(ExitKind::Internal)
+}
+
+/// The tar of `path` in the never-started container `id`, read as a tree;
+/// `None` when the image has nothing there.
+async fn read_before_start(
+    docker: &Docker,
+    id: &str,
+    path: &str,
+    config_bytes: &[u8],
+) -> Result<Option<RootFs>> {
+    let mut spool = spool_file()?;
+    if !docker.download_to(id, path, &mut spool).await? {
+        return Ok(None);
+    }
+    let file = spool.into_std().await;
+    let config_bytes = config_bytes.to_vec();
+    let tree = tokio::task::spawn_blocking(move || {
+        let mut archive = ImageArchive::from_flat_export(file, config_bytes)?;
+        // A subtree only: no init layer to undo here (the whole tree's is).
+        archive.container_export = false;
+        RootFs::build(&archive)
+    })
+    .await
+    .fail_with(ExitKind::Internal)?
+    .with_context(|| format!("the engine's copy of {path} is unreadable"))
+    .fail_with(ExitKind::Internal)?;
+    Ok(Some(tree))
 }
 
 fn spool_file() -> Result<tokio::fs::File> {

@@ -183,6 +183,7 @@ impl ProfilingContainer {
             env: launch.env.clone(),
             volumes: run.volume_paths(),
             volumes_as: VolumeMount::Labelled,
+            ..ContainerSpec::default()
         };
         let id = created.create(docker, &spec).await?;
         let argv = match &launch.args {
@@ -458,6 +459,27 @@ fn new_seal_key() -> Result<Vec<u8>> {
         .and_then(|mut random| random.read_exact(&mut key))
         .fail_with(ExitKind::Internal)?;
     Ok(key)
+}
+
+/// `/.rslim/sensor` alone, as a tar to extract at `/`: for the walker
+/// container (`rslim-sensor serve-tree`), which needs no config.
+pub fn sensor_only_tar() -> Result<Vec<u8>> {
+    let mut builder = tar::Builder::new(Vec::new());
+    for (path, mode, kind, data) in [
+        (SENSOR_DIR, 0o755, tar::EntryType::Directory, &[][..]),
+        (SENSOR_PATH, 0o755, tar::EntryType::Regular, sensor_binary()),
+    ] {
+        let mut header = tar::Header::new_gnu();
+        header.set_entry_type(kind);
+        header.set_mode(mode);
+        header.set_uid(0);
+        header.set_gid(0);
+        header.set_size(data.len() as u64);
+        builder
+            .append_data(&mut header, path.trim_start_matches('/'), data)
+            .fail_with(ExitKind::Internal)?;
+    }
+    builder.into_inner().fail_with(ExitKind::Internal)
 }
 
 /// `/.rslim/sensor`, `/.rslim/config.json` and the seal key (readable by

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use bollard::models::ImageInspect;
 
 use super::original::{config_document, OriginalSource};
-use crate::cli::BuildArgs;
+use crate::cli::{BuildArgs, FsSource};
 use crate::docker::{CreatedImages, Docker};
 use crate::error::{ExitKind, FailWith, Failure, Result};
 use crate::image::transport::ImageSource;
@@ -61,6 +61,10 @@ async fn open_engine_image(docker: &Docker, args: &BuildArgs, name: &str) -> Res
     let image_id = inspect.id.clone().unwrap_or_default();
     let config_bytes = config_document(&inspect)?;
     let original = match &args.archive {
+        None if args.fs_source == FsSource::Walk => OriginalSource::Walk {
+            image_id: image_id.clone(),
+            config_bytes: config_bytes.clone(),
+        },
         None => OriginalSource::Export {
             image_id: image_id.clone(),
             config_bytes: config_bytes.clone(),

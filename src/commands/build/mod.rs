@@ -389,7 +389,10 @@ async fn build(
         run_findings = profiled.findings;
     }
 
-    stages.begin("export", "waiting for the image export");
+    stages.begin(
+        "export",
+        "waiting for the original filesystem (walk or export)",
+    );
     let original = match checked_original {
         Some(original) => original,
         None => (&mut export.0)
@@ -401,15 +404,16 @@ async fn build(
     stages.begin("resolve", "resolving the files to keep");
     let observed = observed_all(&findings, &run_findings);
     let keep_options = keep_options::from_args(args)?;
-    let run_config = original.archive.config.run.clone();
+    let run_config = original.config.run.clone();
     let (original, keep) = tokio::task::spawn_blocking(move || {
-        let keep = keep_set(&original.rootfs, &observed, &run_config, &keep_options);
+        let keep = keep_set(original.tree.fs(), &observed, &run_config, &keep_options);
         (original, keep)
     })
     .await
     .fail_with(ExitKind::Internal)?;
     keep_options::check_exclusions(args, &keep)?;
-    outcome::check_entrypoint(&original.archive.config.run, &keep)?;
+    outcome::check_entrypoint(&original.config.run, &keep)?;
+    notes.extend(original.notes.iter().cloned());
 
     stages.begin("write", "writing the slim image");
     let tags = slim_tags(args, &input.repo_tags, &image_id);
@@ -427,7 +431,7 @@ async fn build(
     let slim_bytes_estimate = 2 * keep
         .paths
         .keys()
-        .map(|path| original.rootfs.get(path).map_or(0, |node| node.size()) + 1024)
+        .map(|path| original.tree.get(path).map_or(0, |node| node.size()) + 1024)
         .sum::<u64>();
     space::check(WRITING, slim_bytes_estimate)?;
     let written = write::write(docker, cleanup.images, original, &keep, &request)

@@ -1,21 +1,68 @@
 //! The original image's filesystem, read in the background while the app
 //! is profiled (see docs/design.md, "Reading the original filesystem").
 
+use std::path::Path;
 use std::sync::Arc;
 
 use crate::docker::{CreatedContainers, Docker};
 use crate::error::{ExitKind, FailWith, Failure, Result};
-use crate::image::{source, verify, ImageArchive, RootFs};
+use crate::image::node::{ContentSource, Node};
+use crate::image::{source, verify, ImageArchive, ImageConfig, RootFs, WalkedTree};
+use crate::resolve::tree::FsTree;
 use crate::sensor::container::container_name;
 
-/// The original image, exported and indexed.
+/// The original image: its config and its filesystem.
 pub struct Original {
-    pub archive: Arc<ImageArchive>,
-    pub rootfs: RootFs,
+    pub config: ImageConfig,
+    pub tree: OriginalTree,
+    /// What the report should say about how it was read.
+    pub notes: Vec<String>,
+}
+
+/// The original filesystem, read whole or walked.
+pub enum OriginalTree {
+    Read(RootFs),
+    Walked(WalkedTree),
+}
+
+impl OriginalTree {
+    pub fn get(&self, path: &Path) -> Option<&Node> {
+        match self {
+            OriginalTree::Read(tree) => tree.get(path),
+            OriginalTree::Walked(tree) => tree.get(path),
+        }
+    }
+
+    pub fn fs(&self) -> &dyn FsTree {
+        match self {
+            OriginalTree::Read(tree) => tree,
+            OriginalTree::Walked(tree) => tree,
+        }
+    }
+
+    pub fn content(&self) -> &dyn ContentSource {
+        match self {
+            OriginalTree::Read(tree) => tree,
+            OriginalTree::Walked(tree) => tree,
+        }
+    }
+
+    /// Lets the walker container exit once nothing more is read from it.
+    pub fn finish(&self) {
+        if let OriginalTree::Walked(tree) = self {
+            tree.finish();
+        }
+    }
 }
 
 /// Where the original filesystem is read from.
 pub enum OriginalSource {
+    /// The walker container (see [`source::walk_in_container`]), falling
+    /// back to the export when it cannot read the image.
+    Walk {
+        image_id: String,
+        config_bytes: Vec<u8>,
+    },
     /// `docker export` of a container created from the image and never
     /// started (see [`source`]); `config_bytes` is the image's config document.
     Export {
@@ -33,7 +80,41 @@ pub async fn read_original(
     from: OriginalSource,
     created: CreatedContainers,
 ) -> Result<Original> {
+    let mut notes = Vec::new();
+    let from = match from {
+        OriginalSource::Walk {
+            image_id,
+            config_bytes,
+        } => {
+            let name = container_name("walk");
+            let walked =
+                source::walk_in_container(&docker, &created, name, &image_id, config_bytes.clone())
+                    .await;
+            match walked {
+                Ok(tree) => {
+                    return Ok(Original {
+                        config: ImageConfig::parse(&config_bytes).fail_with(ExitKind::Internal)?,
+                        tree: OriginalTree::Walked(tree),
+                        notes,
+                    })
+                }
+                Err(failure) => {
+                    notes.push(format!(
+                        "the walker container could not read the image ({}); it was read with \
+                         docker export instead",
+                        failure
+                    ));
+                    OriginalSource::Export {
+                        image_id,
+                        config_bytes,
+                    }
+                }
+            }
+        }
+        other => other,
+    };
     let archive = match from {
+        OriginalSource::Walk { .. } => unreachable!("handled above"),
         OriginalSource::Archive(archive) => archive,
         OriginalSource::Export {
             image_id,
@@ -47,7 +128,11 @@ pub async fn read_original(
         }
     };
     tokio::task::spawn_blocking(move || match RootFs::build(&archive) {
-        Ok(rootfs) => Ok(Original { archive, rootfs }),
+        Ok(rootfs) => Ok(Original {
+            config: archive.config.clone(),
+            tree: OriginalTree::Read(rootfs),
+            notes,
+        }),
         // A bad archive the user gave is theirs to fix (exit 11); a bad
         // export from the engine is not.
         Err(error) => Err(Failure::new(verify::exit_kind(&error), error)),

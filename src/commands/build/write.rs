@@ -112,18 +112,14 @@ pub async fn write(
         let dir = crate::leftovers::temp::private_dir()?;
         let layer = dir.path().join("layer.tar");
         let mut layer_file = BufWriter::new(std::fs::File::create(&layer)?);
-        let (contents, extra_nodes) = WithExtras::new(&original.rootfs, &extras);
+        let (contents, extra_nodes) = WithExtras::new(original.tree.content(), &extras);
         nodes.extend(extra_nodes);
         let summary = write_layer(&nodes, &contents, &mut layer_file)?;
+        original.tree.finish();
         layer_file.flush()?;
         drop(layer_file);
         let labels = [(super::SOURCE_LABEL.to_string(), source.clone())];
-        let mut config = slim_config(
-            &original.archive.config.raw,
-            &summary.diff_id,
-            &labels,
-            &source,
-        );
+        let mut config = slim_config(&original.config.raw, &summary.diff_id, &labels, &source);
         if let Some(seconds) = epoch::source_date_epoch().map_err(anyhow::Error::msg)? {
             crate::output::config::set_created(&mut config, &epoch::rfc3339(seconds));
         }
@@ -240,7 +236,7 @@ async fn load_for_a_while(
 fn kept_nodes(original: &Original, keep: &KeepSet) -> Vec<Node> {
     keep.paths
         .keys()
-        .map(|path| match original.rootfs.get(path) {
+        .map(|path| match original.tree.get(path) {
             Some(node) => node.clone(),
             None => implicit_dir(path),
         })

@@ -1,0 +1,331 @@
+//! `rslim-sensor serve-tree [ROOT]`: PID 1 of rslim's walker container, a
+//! container of the image that never runs the app, so its files are the
+//! image's. Asked to walk, it sends an index of the filesystem under ROOT
+//! (default `/`); then it sends the bytes of the files rslim asks for,
+//! until rslim says quit or closes stdin. Wire format: `rslim_sensor::tree`.
+//!
+//! Nothing below a mount point is walked: what is mounted there (`/proc`,
+//! `/sys`, `/dev`, the engine's `/etc/hosts`, a tmpfs at a VOLUME) is not the
+//! image's; rslim reads those few places from the never-started container
+//! instead. rslim's own `/.rslim` is left out too.
+
+use std::collections::HashSet;
+use std::ffi::{CString, OsStr};
+use std::fs::{self, File};
+use std::io::{self, BufReader, BufWriter, Read, Seek, SeekFrom, Write};
+use std::os::unix::ffi::{OsStrExt, OsStringExt};
+use std::os::unix::fs::{FileTypeExt, MetadataExt, OpenOptionsExt};
+use std::path::{Path, PathBuf};
+
+use rslim_sensor::tree::{Entry, Kind, Record, Reply, Request, MAGIC};
+use rslim_sensor::SENSOR_DIR;
+
+/// Serves requests from stdin until told to stop; the exit code.
+pub fn serve(root: &Path) -> i32 {
+    let mut input = BufReader::new(io::stdin().lock());
+    let mut out = BufWriter::with_capacity(256 << 10, io::stdout().lock());
+    loop {
+        let request = match Request::read_from(&mut input) {
+            Ok(Some(request)) => request,
+            Ok(None) => return 0,
+            Err(e) => {
+                eprintln!("rslim-sensor serve-tree: unreadable request: {e}");
+                return 2;
+            }
+        };
+        let answered = match request {
+            Request::Quit => return 0,
+            Request::Walk => walk(root, &mut out),
+            Request::Read { path, offset, len } => send_file(root, &path, offset, len, &mut out),
+        };
+        // A failed write means rslim is gone; a failed read mid-file has
+        // already cut the reply short, which rslim sees as a broken stream.
+        if let Err(e) = answered.and_then(|()| out.flush()) {
+            eprintln!("rslim-sensor serve-tree: {e}");
+            return 1;
+        }
+    }
+}
+
+/// The host path of tree path `path` (absolute) under `root`.
+fn host_path(root: &Path, path: &[u8]) -> PathBuf {
+    let relative = OsStr::from_bytes(path.strip_prefix(b"/").unwrap_or(path));
+    root.join(relative)
+}
+
+fn join(dir: &[u8], name: &[u8]) -> Vec<u8> {
+    let mut path = dir.to_vec();
+    if !path.ends_with(b"/") {
+        path.push(b'/');
+    }
+    path.extend_from_slice(name);
+    path
+}
+
+/// Walks the tree under `root`, depth first, and writes the index.
+fn walk(root: &Path, out: &mut impl Write) -> io::Result<()> {
+    out.write_all(MAGIC)?;
+    let mounts = mount_points(root);
+    let root_dev = fs::symlink_metadata(root)?.dev();
+    let mut entries = 0u64;
+    let mut pending: Vec<Vec<u8>> = vec![b"/".to_vec()];
+    while let Some(dir) = pending.pop() {
+        let listing = match fs::read_dir(host_path(root, &dir)) {
+            Ok(listing) => listing,
+            Err(e) => {
+                let shown = String::from_utf8_lossy(&dir);
+                Record::Error(format!("cannot list {shown}: {e}")).write_to(out)?;
+                continue;
+            }
+        };
+        for item in listing {
+            let name = match item {
+                Ok(item) => item.file_name().into_vec(),
+                Err(e) => {
+                    let shown = String::from_utf8_lossy(&dir);
+                    Record::Error(format!("cannot list {shown}: {e}")).write_to(out)?;
+                    break;
+                }
+            };
+            let path = join(&dir, &name);
+            if path == SENSOR_DIR.as_bytes() {
+                continue;
+            }
+            if mounts.contains(&path) {
+                Record::MountPoint(path).write_to(out)?;
+                continue;
+            }
+            let host = host_path(root, &path);
+            let meta = match fs::symlink_metadata(&host) {
+                Ok(meta) => meta,
+                Err(e) => {
+                    let shown = String::from_utf8_lossy(&path);
+                    Record::Error(format!("cannot stat {shown}: {e}")).write_to(out)?;
+                    continue;
+                }
+            };
+            let kind = match meta.file_type() {
+                t if t.is_dir() => Kind::Dir,
+                t if t.is_file() => Kind::File,
+                t if t.is_symlink() => Kind::Symlink,
+                t if t.is_char_device() => Kind::CharDevice,
+                t if t.is_block_device() => Kind::BlockDevice,
+                t if t.is_fifo() => Kind::Fifo,
+                // Sockets: the engines' exports leave them out too.
+                _ => continue,
+            };
+            if kind == Kind::Dir && meta.dev() != root_dev {
+                // A mount the mount table did not name (it names what the
+                // engine mounted; this catches anything else).
+                Record::MountPoint(path).write_to(out)?;
+                continue;
+            }
+            let target = match kind {
+                Kind::Symlink => fs::read_link(&host)?.into_os_string().into_vec(),
+                _ => Vec::new(),
+            };
+            let rdev = meta.rdev();
+            let entry = Entry {
+                path: path.clone(),
+                kind,
+                mode: meta.mode() & 0o7777,
+                uid: meta.uid(),
+                gid: meta.gid(),
+                size: if kind == Kind::File { meta.len() } else { 0 },
+                mtime: meta.mtime(),
+                dev: meta.dev(),
+                ino: meta.ino(),
+                nlink: meta.nlink(),
+                rdev_major: libc::major(rdev),
+                rdev_minor: libc::minor(rdev),
+                target,
+                capability: capability(&host),
+            };
+            Record::Entry(entry).write_to(out)?;
+            entries += 1;
+            if kind == Kind::Dir {
+                pending.push(path);
+            }
+        }
+    }
+    Record::End { entries }.write_to(out)
+}
+
+/// The `security.capability` attribute of `path` (not following a symlink).
+fn capability(path: &Path) -> Option<Vec<u8>> {
+    let path = CString::new(path.as_os_str().as_bytes()).ok()?;
+    let name = c"security.capability";
+    let mut value = vec![0u8; 256];
+    // SAFETY: both strings are NUL-terminated, the buffer is as long as said.
+    let len = unsafe {
+        libc::lgetxattr(
+            path.as_ptr(),
+            name.as_ptr(),
+            value.as_mut_ptr().cast(),
+            value.len(),
+        )
+    };
+    if len < 0 {
+        return None;
+    }
+    value.truncate(len as usize);
+    Some(value)
+}
+
+/// Tree paths (absolute, below `root`) where something is mounted, from
+/// this process's mount table.
+fn mount_points(root: &Path) -> HashSet<Vec<u8>> {
+    let table = fs::read("/proc/self/mountinfo").unwrap_or_default();
+    let root = root.as_os_str().as_bytes();
+    table
+        .split(|&b| b == b'\n')
+        .filter_map(|line| line.split(|&b| b == b' ').nth(4))
+        .map(unescape_mount_path)
+        .filter_map(|mounted| {
+            let below = match root {
+                b"/" => mounted.as_slice(),
+                _ => mounted.strip_prefix(root)?,
+            };
+            (below.len() > 1 && below.starts_with(b"/")).then(|| below.to_vec())
+        })
+        .collect()
+}
+
+/// Undoes the kernel's octal escapes in mountinfo (`\040` for a space).
+fn unescape_mount_path(field: &[u8]) -> Vec<u8> {
+    let mut path = Vec::with_capacity(field.len());
+    let mut i = 0;
+    while i < field.len() {
+        let octal = field
+            .get(i + 1..i + 4)
+            .filter(|digits| field[i] == b'\\' && digits.iter().all(|d| (b'0'..=b'7').contains(d)));
+        match octal {
+            Some(digits) => {
+                let value = digits.iter().fold(0u32, |v, d| v * 8 + u32::from(d - b'0'));
+                path.push(value as u8);
+                i += 4;
+            }
+            None => {
+                path.push(field[i]);
+                i += 1;
+            }
+        }
+    }
+    path
+}
+
+/// Answers a `Read`: a header, then exactly the bytes it announces.
+fn send_file(
+    root: &Path,
+    path: &[u8],
+    offset: u64,
+    len: u64,
+    out: &mut impl Write,
+) -> io::Result<()> {
+    let mut file = match open_regular(&host_path(root, path)) {
+        Ok(file) => file,
+        Err(e) => {
+            let message = format!("cannot read {}: {e}", String::from_utf8_lossy(path));
+            Reply {
+                ok: false,
+                len: message.len() as u64,
+            }
+            .write_to(out)?;
+            return out.write_all(message.as_bytes());
+        }
+    };
+    let size = file.metadata()?.len();
+    let len = len.min(size.saturating_sub(offset));
+    Reply { ok: true, len }.write_to(out)?;
+    file.seek(SeekFrom::Start(offset))?;
+    let copied = io::copy(&mut file.take(len), out)?;
+    if copied != len {
+        return Err(io::Error::new(
+            io::ErrorKind::UnexpectedEof,
+            format!(
+                "{} ended after {copied} of {len} bytes",
+                String::from_utf8_lossy(path)
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// Opens `path` for reading if it is a regular file, not through a final symlink.
+fn open_regular(path: &Path) -> io::Result<File> {
+    let file = fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
+        .open(path)?;
+    if !file.metadata()?.is_file() {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "not a regular file",
+        ));
+    }
+    Ok(file)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn mount_table_escapes_are_undone() {
+        assert_eq!(
+            unescape_mount_path(br"/data\040dir\134x\011"),
+            b"/data dir\\x\t".to_vec()
+        );
+        assert_eq!(unescape_mount_path(br"/a\9b"), br"/a\9b".to_vec());
+    }
+
+    #[test]
+    fn walks_hostile_names_and_serves_ranges() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        let odd = OsStr::from_bytes(b"new\nline\xff");
+        fs::create_dir(root.join(odd)).unwrap();
+        fs::write(root.join(odd).join("f"), b"0123456789").unwrap();
+        fs::hard_link(root.join(odd).join("f"), root.join("g")).unwrap();
+        std::os::unix::fs::symlink("new\nline", root.join("link")).unwrap();
+        fs::create_dir_all(root.join(".rslim")).unwrap();
+
+        let mut wire = Vec::new();
+        walk(root, &mut wire).unwrap();
+        let mut input = &wire[MAGIC.len()..];
+        assert_eq!(&wire[..MAGIC.len()], MAGIC);
+        let mut entries = Vec::new();
+        loop {
+            match Record::read_from(&mut input).unwrap() {
+                Record::Entry(entry) => entries.push(entry),
+                Record::End { entries: n } => {
+                    assert_eq!(n as usize, entries.len());
+                    break;
+                }
+                other => panic!("unexpected {other:?}"),
+            }
+        }
+        entries.sort_by(|a, b| a.path.cmp(&b.path));
+        let paths: Vec<&[u8]> = entries.iter().map(|e| e.path.as_slice()).collect();
+        assert_eq!(
+            paths,
+            [&b"/g"[..], b"/link", b"/new\nline\xff", b"/new\nline\xff/f"]
+        );
+        let (g, f) = (&entries[0], &entries[3]);
+        assert_eq!((g.kind, g.size, g.nlink), (Kind::File, 10, 2));
+        assert_eq!((g.dev, g.ino), (f.dev, f.ino));
+        assert_eq!(entries[1].target, b"new\nline");
+
+        let mut reply = Vec::new();
+        send_file(root, b"/new\nline\xff/f", 3, 4, &mut reply).unwrap();
+        let mut input = reply.as_slice();
+        assert_eq!(
+            Reply::read_from(&mut input).unwrap(),
+            Reply { ok: true, len: 4 }
+        );
+        assert_eq!(input, b"3456");
+        let mut reply = Vec::new();
+        send_file(root, b"/link", 0, 4, &mut reply).unwrap();
+        assert!(!Reply::read_from(&mut reply.as_slice()).unwrap().ok);
+    }
+}

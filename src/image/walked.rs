@@ -1,0 +1,512 @@
+//! The original filesystem as rslim's walker container sees it: a container
+//! of the image that never runs the app, whose sensor (`serve-tree`) sends
+//! an index of every path and then the bytes of the files asked for. What a
+//! build costs then grows with what it keeps, not with the image (see
+//! docs/design.md, "Reading the original filesystem").
+//!
+//! The engine mounts things over the running walker's root (`/proc`, `/sys`,
+//! `/dev`, tmpfs at the VOLUMEs, its own `/etc/hosts`); the sensor reports
+//! those mount points instead of walking them. The few subtrees that hide
+//! image files (the three kernel directories and the VOLUMEs) are read from
+//! the archive API before the walker starts, as tars, with the one image
+//! reader. Docker's init layer is undone as for an export, so both sources
+//! give the same tree.
+
+use std::collections::{BTreeMap, HashMap};
+use std::ffi::OsStr;
+use std::io::{self, Read, Write};
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+use anyhow::{bail, Context};
+use rslim_sensor::tree::{Entry, Kind, Record, Reply, Request, MAGIC};
+
+use super::export::{self, INIT_LAYER_FILES};
+use super::node::{ContentRef, ContentSource, Node, NodeKind, NodeMeta};
+use super::RootFs;
+use crate::resolve::tree::FsTree;
+
+/// `ContentRef::layer` of the files the walker serves; subtree `k` read
+/// from the archive API is layer `k + 1`.
+const SERVED: usize = 0;
+
+/// Directories the engines always mount over, whose image contents are
+/// read from the archive API of the never-started walker.
+pub const KERNEL_DIRS: &[&str] = &["/dev", "/proc", "/sys"];
+
+/// Directories whose own metadata the engine may change when the walker
+/// starts: the parents of the files it mounts at run time (Podman creates
+/// `/run/.containerenv` in a started container, which an export of a
+/// never-started one does not show), but for those [`export::undo_init_layer`]
+/// resets anyway, and the root, which layers do not carry.
+pub fn touched_dirs() -> Vec<PathBuf> {
+    let mut dirs: Vec<PathBuf> = INIT_LAYER_FILES
+        .iter()
+        .filter_map(|file| Path::new(file).parent())
+        .filter(|dir| {
+            *dir != Path::new("/") && !export::INIT_LAYER_DIRS.contains(&dir.to_str().unwrap_or(""))
+        })
+        .map(Path::to_path_buf)
+        .collect();
+    dirs.sort();
+    dirs.dedup();
+    dirs
+}
+
+/// The walker's stdin and stdout.
+pub struct Connection {
+    pub reader: Box<dyn Read + Send>,
+    pub writer: Box<dyn Write + Send>,
+}
+
+struct Served {
+    connection: Connection,
+    /// A reply was cut short: the stream is out of step, nothing more can be read.
+    broken: bool,
+}
+
+/// A subtree read from the never-started walker, as a tar.
+pub struct HiddenSubtree {
+    /// E.g. `/app/data`.
+    pub path: PathBuf,
+    /// The archive API's tar of it (names start with the path's own name);
+    /// `None` when the image has nothing there.
+    pub tree: Option<RootFs>,
+    /// What it is for: a mount point's files, or a [`touched_dirs`] entry's
+    /// own metadata.
+    pub mounted: bool,
+}
+
+pub struct WalkedTree {
+    nodes: BTreeMap<PathBuf, Node>,
+    /// The tree path of each content id the walker serves.
+    served_paths: Vec<PathBuf>,
+    hidden: Vec<RootFs>,
+    served: Mutex<Served>,
+    /// The first bytes of files resolution read, by content id: it reads
+    /// the same headers again and again (an ELF's by each rule that looks
+    /// at it), and each read is a round trip to the walker.
+    prefixes: Mutex<PrefixCache>,
+}
+
+/// Reads kept for a second asking: up to [`PrefixCache::MAX_READ`] bytes
+/// each, [`PrefixCache::MAX_TOTAL`] in all (then it starts over).
+#[derive(Default)]
+struct PrefixCache {
+    reads: HashMap<u64, Vec<u8>>,
+    bytes: usize,
+}
+
+impl PrefixCache {
+    const MAX_READ: usize = 64 << 10;
+    const MAX_TOTAL: usize = 4 << 20;
+
+    /// The first `limit` bytes of content `id` (of `size` bytes), if known.
+    fn get(&self, id: u64, size: u64, limit: u64) -> Option<Vec<u8>> {
+        let cached = self.reads.get(&id)?;
+        let whole = cached.len() as u64 == size;
+        (whole || cached.len() as u64 >= limit)
+            .then(|| cached[..cached.len().min(limit as usize)].to_vec())
+    }
+
+    fn put(&mut self, id: u64, bytes: &[u8]) {
+        if bytes.len() > Self::MAX_READ {
+            return;
+        }
+        if self.bytes + bytes.len() > Self::MAX_TOTAL {
+            self.reads.clear();
+            self.bytes = 0;
+        }
+        let longer = self
+            .reads
+            .get(&id)
+            .is_none_or(|old| old.len() < bytes.len());
+        if longer {
+            self.bytes += bytes.len();
+            if let Some(old) = self.reads.insert(id, bytes.to_vec()) {
+                self.bytes -= old.len();
+            }
+        }
+    }
+}
+
+impl WalkedTree {
+    /// Asks the walker for its index and builds the tree. `hidden` are the
+    /// subtrees read before it started; `image_created` is the image's
+    /// creation time (for the init layer's directories).
+    pub fn read(
+        mut connection: Connection,
+        hidden: Vec<HiddenSubtree>,
+        image_created: u64,
+    ) -> anyhow::Result<WalkedTree> {
+        Request::Walk.write_to(&mut connection.writer)?;
+        connection.writer.flush()?;
+        let mut reader = io::BufReader::with_capacity(256 << 10, &mut connection.reader);
+        let mut magic = [0u8; MAGIC.len()];
+        reader
+            .read_exact(&mut magic)
+            .context("the walker sent no index")?;
+        if &magic != MAGIC {
+            bail!("the walker sent something that is not an index");
+        }
+        let mut tree = WalkedTree {
+            nodes: BTreeMap::new(),
+            served_paths: Vec::new(),
+            hidden: Vec::new(),
+            served: Mutex::new(Served {
+                connection: Connection {
+                    reader: Box::new(io::empty()),
+                    writer: Box::new(io::sink()),
+                },
+                broken: false,
+            }),
+            prefixes: Mutex::new(PrefixCache::default()),
+        };
+        let mut inodes: HashMap<(u64, u64), u64> = HashMap::new();
+        let mut mounts = Vec::new();
+        let mut errors = Vec::new();
+        let mut count = 0u64;
+        loop {
+            match Record::read_from(&mut reader).context("the walker's index is cut short")? {
+                Record::Entry(entry) => {
+                    count += 1;
+                    let node = tree.node(entry, &mut inodes)?;
+                    tree.nodes.insert(node.path.clone(), node);
+                }
+                Record::MountPoint(path) => mounts.push(PathBuf::from(OsStr::from_bytes(&path))),
+                Record::Error(message) => errors.push(message),
+                Record::End { entries } if entries == count => break,
+                Record::End { entries } => {
+                    bail!("the walker announced {entries} entries and sent {count}")
+                }
+            }
+        }
+        if !errors.is_empty() {
+            bail!("the walk was incomplete: {}", errors.join("; "));
+        }
+        // Only the engine's own files may be hidden, and the subtrees read
+        // from the never-started walker: anything else would be missing.
+        let mut subtrees: HashMap<PathBuf, RootFs> = HashMap::new();
+        for subtree in hidden {
+            match (subtree.mounted, subtree.tree) {
+                (true, Some(tree)) => {
+                    subtrees.insert(subtree.path, tree);
+                }
+                (true, None) => {}
+                (false, before) => tree.restore(&subtree.path, before.as_ref()),
+            }
+        }
+        for mount in mounts {
+            if let Some(subtree) = subtrees.remove(&mount) {
+                tree.graft(&mount, subtree);
+            } else if !INIT_LAYER_FILES.iter().any(|f| Path::new(f) == mount) {
+                bail!(
+                    "{} is a mount point in the walker, and its files cannot be read",
+                    mount.display()
+                );
+            }
+        }
+        export::undo_init_layer(&mut tree.nodes, image_created);
+        drop(reader);
+        tree.served.get_mut().expect("not shared yet").connection = connection;
+        Ok(tree)
+    }
+
+    fn node(
+        &mut self,
+        entry: Entry,
+        inodes: &mut HashMap<(u64, u64), u64>,
+    ) -> anyhow::Result<Node> {
+        let path = PathBuf::from(OsStr::from_bytes(&entry.path));
+        if !path.is_absolute() || path.components().any(|c| c.as_os_str() == "..") {
+            bail!(
+                "the walker sent a path that is not plain: {}",
+                path.display()
+            );
+        }
+        let kind = match entry.kind {
+            Kind::File => NodeKind::File { size: entry.size },
+            Kind::Dir => NodeKind::Dir,
+            Kind::Symlink => NodeKind::Symlink {
+                target: PathBuf::from(OsStr::from_bytes(&entry.target)),
+            },
+            Kind::CharDevice => NodeKind::CharDevice {
+                major: entry.rdev_major,
+                minor: entry.rdev_minor,
+            },
+            Kind::BlockDevice => NodeKind::BlockDevice {
+                major: entry.rdev_major,
+                minor: entry.rdev_minor,
+            },
+            Kind::Fifo => NodeKind::Fifo,
+        };
+        let content = match entry.kind {
+            Kind::File => {
+                let mut new_id = || {
+                    self.served_paths.push(path.clone());
+                    (self.served_paths.len() - 1) as u64
+                };
+                // Hard links share one content id, so the writer links them.
+                let id = match entry.nlink > 1 {
+                    true => *inodes.entry((entry.dev, entry.ino)).or_insert_with(new_id),
+                    false => new_id(),
+                };
+                Some(ContentRef {
+                    layer: SERVED,
+                    offset: id,
+                    size: entry.size,
+                })
+            }
+            _ => None,
+        };
+        let xattrs = entry
+            .capability
+            .map(|value| vec![("security.capability".to_string(), value)])
+            .unwrap_or_default();
+        Ok(Node {
+            path,
+            kind,
+            meta: NodeMeta {
+                mode: entry.mode,
+                uid: entry.uid.into(),
+                gid: entry.gid.into(),
+                mtime: entry.mtime.max(0) as u64,
+                xattrs,
+            },
+            content,
+        })
+    }
+
+    /// Gives directory `dir` the metadata it had before the walker started
+    /// (`before`: its tar, named from its own name), or removes it with
+    /// what is below when the image had none.
+    fn restore(&mut self, dir: &Path, before: Option<&RootFs>) {
+        let name = Path::new("/").join(dir.file_name().unwrap_or_default());
+        match before.and_then(|tree| tree.get(&name)) {
+            Some(original) => {
+                if let Some(node) = self.nodes.get_mut(dir) {
+                    if node.is_dir() && original.is_dir() {
+                        node.meta = original.meta.clone();
+                    }
+                }
+            }
+            None => {
+                let doomed: Vec<PathBuf> = self
+                    .nodes
+                    .keys()
+                    .filter(|path| path.starts_with(dir))
+                    .cloned()
+                    .collect();
+                for path in doomed {
+                    self.nodes.remove(&path);
+                }
+            }
+        }
+    }
+
+    /// Puts the nodes of `subtree` (named from the mount point's own name)
+    /// at `mount`.
+    fn graft(&mut self, mount: &Path, subtree: RootFs) {
+        let layer = self.hidden.len() + 1;
+        let parent = mount.parent().unwrap_or(Path::new("/"));
+        for node in subtree.nodes() {
+            let relative = node.path.strip_prefix("/").unwrap_or(&node.path);
+            let path = parent.join(relative);
+            if !path.starts_with(mount) {
+                continue;
+            }
+            let mut node = node.clone();
+            node.path = path;
+            if let Some(content) = &mut node.content {
+                debug_assert_eq!(content.layer, 0, "a flat tar has one layer");
+                content.layer = layer;
+            }
+            self.nodes.insert(node.path.clone(), node);
+        }
+        self.hidden.push(subtree);
+    }
+
+    pub fn get(&self, path: &Path) -> Option<&Node> {
+        self.nodes.get(path)
+    }
+
+    /// All nodes in path order.
+    pub fn nodes(&self) -> impl Iterator<Item = &Node> {
+        self.nodes.values()
+    }
+
+    /// Tells the walker to exit; it is removed with every other container.
+    pub fn finish(&self) {
+        if let Ok(mut served) = self.served.lock() {
+            let writer = &mut served.connection.writer;
+            let _ = Request::Quit.write_to(writer).and_then(|()| writer.flush());
+        }
+    }
+
+    /// Up to `len` bytes of a file the walker serves, from its start.
+    fn request(&self, id: u64, len: u64) -> io::Result<ServedBytes<'_>> {
+        let path = self
+            .served_paths
+            .get(id as usize)
+            .ok_or_else(|| io::Error::new(io::ErrorKind::NotFound, "no such content"))?;
+        let mut served = self.served.lock().map_err(|_| broken())?;
+        if served.broken {
+            return Err(broken());
+        }
+        served.broken = true;
+        let connection = &mut served.connection;
+        Request::Read {
+            path: path.as_os_str().as_bytes().to_vec(),
+            offset: 0,
+            len,
+        }
+        .write_to(&mut connection.writer)?;
+        connection.writer.flush()?;
+        let reply = Reply::read_from(&mut connection.reader)?;
+        if !reply.ok {
+            let mut message = Vec::new();
+            (&mut connection.reader)
+                .take(reply.len)
+                .read_to_end(&mut message)?;
+            served.broken = message.len() as u64 != reply.len;
+            return Err(io::Error::other(
+                String::from_utf8_lossy(&message).into_owned(),
+            ));
+        }
+        Ok(ServedBytes {
+            served,
+            remaining: reply.len,
+        })
+    }
+}
+
+fn broken() -> io::Error {
+    io::Error::new(
+        io::ErrorKind::BrokenPipe,
+        "the connection to the walker container broke off",
+    )
+}
+
+/// One reply's bytes; the rest is skipped when dropped early, so the next
+/// reply starts in step.
+struct ServedBytes<'a> {
+    served: std::sync::MutexGuard<'a, Served>,
+    remaining: u64,
+}
+
+impl Read for ServedBytes<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if self.remaining == 0 {
+            return Ok(0);
+        }
+        let want = buf
+            .len()
+            .min(self.remaining.min(usize::MAX as u64) as usize);
+        let n = self.served.connection.reader.read(&mut buf[..want])?;
+        if n == 0 {
+            return Err(io::Error::new(
+                io::ErrorKind::UnexpectedEof,
+                "the walker container's reply was cut short",
+            ));
+        }
+        self.remaining -= n as u64;
+        Ok(n)
+    }
+}
+
+impl Drop for ServedBytes<'_> {
+    fn drop(&mut self) {
+        let remaining = self.remaining;
+        let skipped = match remaining {
+            0 => Ok(0),
+            _ => io::copy(
+                &mut (&mut self.served.connection.reader).take(remaining),
+                &mut io::sink(),
+            ),
+        };
+        // In step again only when the whole reply has been read.
+        self.served.broken = skipped.ok() != Some(remaining);
+    }
+}
+
+impl ContentSource for WalkedTree {
+    fn open(&self, content: &ContentRef) -> io::Result<Box<dyn Read + '_>> {
+        if content.layer == SERVED {
+            let bytes = self.request(content.offset, content.size)?;
+            if bytes.remaining != content.size {
+                return Err(io::Error::new(
+                    io::ErrorKind::InvalidData,
+                    format!(
+                        "the walker served {} bytes of a {}-byte file",
+                        bytes.remaining, content.size
+                    ),
+                ));
+            }
+            return Ok(Box::new(bytes));
+        }
+        let subtree = self
+            .hidden
+            .get(content.layer - 1)
+            .ok_or_else(|| io::Error::new(io::ErrorKind::NotFound, "no such subtree"))?;
+        subtree.open(&ContentRef {
+            layer: 0,
+            ..*content
+        })
+    }
+}
+
+impl FsTree for WalkedTree {
+    fn kind(&self, path: &Path) -> Option<NodeKind> {
+        if path == Path::new("/") {
+            return Some(NodeKind::Dir);
+        }
+        self.nodes.get(path).map(|n| n.kind.clone())
+    }
+
+    fn read(&self, path: &Path, limit: u64) -> io::Result<Vec<u8>> {
+        let content = self
+            .nodes
+            .get(path)
+            .and_then(|n| n.content)
+            .ok_or_else(|| {
+                io::Error::new(
+                    io::ErrorKind::NotFound,
+                    format!("{} is not a file", path.display()),
+                )
+            })?;
+        if content.layer != SERVED {
+            let mut bytes = Vec::with_capacity(content.size.min(limit) as usize);
+            self.open(&content)?.take(limit).read_to_end(&mut bytes)?;
+            return Ok(bytes);
+        }
+        let id = content.offset;
+        let cached = self
+            .prefixes
+            .lock()
+            .ok()
+            .and_then(|cache| cache.get(id, content.size, limit));
+        if let Some(bytes) = cached {
+            return Ok(bytes);
+        }
+        let mut bytes = Vec::with_capacity(content.size.min(limit) as usize);
+        self.request(id, limit)?.read_to_end(&mut bytes)?;
+        if let Ok(mut cache) = self.prefixes.lock() {
+            cache.put(id, &bytes);
+        }
+        Ok(bytes)
+    }
+
+    fn list(&self, dir: &Path) -> Vec<PathBuf> {
+        use std::ops::Bound;
+        self.nodes
+            .range::<Path, _>((Bound::Excluded(dir), Bound::Unbounded))
+            .take_while(|(path, _)| path.starts_with(dir))
+            .filter(|(path, _)| path.parent() == Some(dir))
+            .map(|(path, _)| path.clone())
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests;
