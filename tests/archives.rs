@@ -654,6 +654,31 @@ fn xray_checks_archives_like_build_and_reads_transports() {
         assert_eq!(out.status.code(), Some(INVALID_ARCHIVE), "{}", stderr(&out));
         assert!(stderr(&out).contains(&layer), "{}", stderr(&out));
     }
+
+    // A layer media type rslim does not know, in an OCI archive.
+    let oci = dir.path().join("batch-oci.tar");
+    skopeo_ok(&[
+        "copy",
+        &format!("docker-archive:{}", arg(&archive)),
+        &format!("oci-archive:{}", arg(&oci)),
+    ]);
+    let ok = xray(&["--archive", arg(&oci)]);
+    assert!(ok.status.success(), "{}", stderr(&ok));
+    let mut members = Members::read(&oci);
+    edit_manifest(&mut members, |manifest| {
+        manifest["layers"][0]["mediaType"] = json!("application/vnd.example.not-a-layer");
+    });
+    members.write(&bad);
+    let transport = format!("oci-archive:{}", arg(&bad));
+    for args in [vec!["--archive", arg(&bad)], vec![transport.as_str()]] {
+        let out = xray(&args);
+        assert_eq!(out.status.code(), Some(INVALID_ARCHIVE), "{}", stderr(&out));
+        assert!(
+            stderr(&out).contains("application/vnd.example.not-a-layer"),
+            "{}",
+            stderr(&out)
+        );
+    }
 }
 
 #[test]

@@ -1,8 +1,8 @@
 //! Nothing is left behind after `kill -9` (docs/design.md, "Cleanup"):
 //! rslim is killed with SIGKILL at four stages, each time with its own
-//! TMPDIR; the next `rslim build` (or `rslim prune`) removes what it left,
-//! so that no container, volume, temporary tag or temp file of the killed
-//! run remains. The profiling container of a run killed while profiling
+//! TMPDIR; the next `rslim build` (`rslim prune` after the probe stage)
+//! removes what it left, so that no container, volume, temporary tag or
+//! temp file of the killed run remains. The profiling container of a run killed while profiling
 //! stops by itself once the heartbeat is missed. What belongs to a live
 //! rslim, or to one on another host or boot, is never removed; and churn of
 //! unrelated containers with volumes does not disturb the leftover check.
@@ -245,8 +245,11 @@ fn kill_9_at_four_stages_then_the_next_run_leaves_nothing() {
         "no temp dir to clean up after kill -9 at write: {written:?}"
     );
     record.push(format!("write: {}", describe(killed.pid, tmp.path())));
-    let prune = DOCKER.rslim_in_leaving_nothing(tmp.path(), &["prune"]);
-    assert_eq!(prune.status.code(), Some(0), "{}", stderr(&prune));
+    let next = DOCKER.rslim_in_leaving_nothing(
+        tmp.path(),
+        &["build", BATCH, "--tag", "rslim-test/leftovers:batch"],
+    );
+    assert_eq!(next.status.code(), Some(0), "{}", stderr(&next));
     assert_all_gone(killed.pid, tmp.path(), "write");
 
     eprintln!(
