@@ -78,8 +78,15 @@ fn a_report_path_that_cannot_be_written_fails_before_the_image_is_looked_at() {
     let dir = tempfile::tempdir().unwrap();
     let directory = dir.path().display().to_string();
     let missing = dir.path().join("missing/report.json").display().to_string();
+    let file = dir.path().join("file");
+    std::fs::write(&file, b"mine").unwrap();
+    let under_a_file = file.join("report.json").display().to_string();
     // The image does not exist either: exit 2, not 4, shows the order.
-    for (path, why) in [(&missing, "directory"), (&directory, "is a directory")] {
+    for (path, why) in [
+        (&missing, "directory"),
+        (&directory, "is a directory"),
+        (&under_a_file, "is not a directory"),
+    ] {
         let out =
             rslim_leaving_nothing(&["build", "rslim-test/does-not-exist:nope", "--report", path]);
         let text = stderr(&out);
@@ -91,6 +98,7 @@ fn a_report_path_that_cannot_be_written_fails_before_the_image_is_looked_at() {
             "checked after inspecting:\n{text}"
         );
     }
+    assert_eq!(std::fs::read(&file).unwrap(), b"mine");
 }
 
 /// A tmpfs of `size` mounted on a temp dir, unmounted when dropped; `None`
