@@ -47,8 +47,8 @@ pub struct Package {
 }
 
 impl Package {
-    /// `Priority: required`: part of every Debian system (coreutils, libc6,
-    /// dash…), so kept whole only when the app touched one of its files.
+    /// `Priority: required`: part of every Debian system (coreutils, dash,
+    /// debconf…), so kept whole only when the app touched one of its files.
     pub fn is_required(&self) -> bool {
         self.priority.as_deref() == Some("required")
     }
