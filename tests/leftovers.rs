@@ -67,8 +67,9 @@ fn profiling_container(pid: u32) -> Option<(String, bool)> {
         .containers
         .into_iter()
         .find_map(|id| {
-            let state =
-                DOCKER.docker_ok(&["inspect", "--format", "{{.Name}} {{.State.Running}}", &id]);
+            // The run removes its containers as it goes: one listed may be gone.
+            let out = DOCKER.docker(&["inspect", "--format", "{{.Name}} {{.State.Running}}", &id]);
+            let state = String::from_utf8_lossy(&out.stdout).trim().to_string();
             let (name, running) = state.split_once(' ')?;
             name.contains("rslim-profile-")
                 .then(|| (name.trim_start_matches('/').to_string(), running == "true"))
