@@ -382,3 +382,48 @@ fn docs_fleet_yaml_parses_and_its_jq_recipe_is_the_example_file() {
     }
     assert_eq!(blocks("jq"), vec![read("examples/ci/fleet-table.jq")]);
 }
+
+/// Every `docs/<page>.md` the code, the help text, the tests and the docs
+/// point readers to exists (the help once named docs/packages.md before it
+/// was written).
+#[test]
+fn every_docs_page_referred_to_exists() {
+    fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                walk(&path, out);
+            } else if path
+                .extension()
+                .is_some_and(|e| e == "rs" || e == "md" || e == "sh")
+            {
+                out.push(path);
+            }
+        }
+    }
+    let mut files = Vec::new();
+    for dir in ["src", "sensor/src", "docs", "tests", "benches"] {
+        walk(&repo(dir), &mut files);
+    }
+    let mut missing = BTreeSet::new();
+    for file in &files {
+        let text = std::fs::read_to_string(file).unwrap_or_default();
+        for (at, _) in text.match_indices("docs/") {
+            let name: String = text[at + 5..]
+                .chars()
+                .take_while(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_' || *c == '.')
+                .collect();
+            let Some(page) = name.strip_suffix(".md").or_else(|| {
+                name.find(".md")
+                    .filter(|i| !name[i + 3..].starts_with(|c: char| c.is_alphanumeric()))
+                    .map(|i| &name[..i])
+            }) else {
+                continue;
+            };
+            if !repo(&format!("docs/{page}.md")).exists() {
+                missing.insert(format!("docs/{page}.md (in {})", file.display()));
+            }
+        }
+    }
+    assert!(missing.is_empty(), "missing pages: {missing:#?}");
+}

@@ -43,13 +43,15 @@ fn include_flags_keep_programs_paths_and_locales_and_exclusion_goes_last() {
             "/bin/tar",
             "--include-path-file",
             list.to_str().unwrap(),
+            "--include-path",
+            "/etc/skel",
             "--include-locale",
             "C.UTF-8",
             "--include-shell",
             "--exclude-pattern",
             "/usr/share/base-files/*.md5sums",
             "--exclude-pattern",
-            "/usr/bin/less*",
+            "/usr/bin/[ef]grep",
         ],
     );
     assert_eq!(code, Some(0), "{stderr}");
@@ -67,6 +69,13 @@ fn include_flags_keep_programs_paths_and_locales_and_exclusion_goes_last() {
     assert_eq!(reason("/usr/lib/locale/C.utf8/LC_CTYPE"), Some("include"));
     assert_eq!(reason("/usr/bin/find"), Some("shell"));
     assert_eq!(reason("/usr/bin/sort"), Some("shell"));
+    // A directory given literally comes whole.
+    assert_eq!(reason("/etc/skel/.profile"), Some("include"));
+    assert_eq!(reason("/etc/skel/.bash_logout"), Some("include"));
+    // The shell kit keeps egrep and fgrep where the image has them; the
+    // exclusion (a glob with a class) removes them after everything else.
+    assert_eq!(reason("/usr/bin/egrep"), None);
+    assert_eq!(reason("/usr/bin/fgrep"), None);
     let works = docker_ok(&[
         "run",
         "--rm",
@@ -74,7 +83,7 @@ fn include_flags_keep_programs_paths_and_locales_and_exclusion_goes_last() {
         "sh",
         slim,
         "-c",
-        "echo ab | sed s/a/x/ && tar --version | head -1 | cut -c1-8 && LANG=C.UTF-8 grep -c . /usr/share/base-files/dot.bashrc >/dev/null && echo ok",
+        "echo ab | sed s/a/x/ && tar --version | head -1 | cut -c1-8 && LANG=C.UTF-8 grep -c . /usr/share/base-files/dot.bashrc >/dev/null && test -f /etc/skel/.profile && ! test -e /usr/bin/egrep && echo ok",
     ]);
     remove_image(slim);
     assert_eq!(works, "xb\ntar (GNU\nok");

@@ -65,6 +65,7 @@ fn keep_packages_keeps_the_module_with_its_package() {
         "rslim build --keep packages failed:\n{stderr}"
     );
     let report = report.expect("no report");
+    common::schema::assert_valid_report(&report);
     assert_eq!(report["keep_mode"], "packages");
     let stdlib = package(&report, "libpython3.11-stdlib");
     assert_eq!(stdlib["whole"], true, "{stdlib}");
@@ -143,8 +144,9 @@ fn parse_stanza(text: &str) -> BTreeMap<String, String> {
     fields
 }
 
-/// Every regular file of the single layer of a docker-archive, by path.
-fn layer_files(archive: &Path) -> BTreeMap<String, Vec<u8>> {
+/// Every regular file of the single layer of a docker-archive, by path,
+/// and the paths of everything in it that is not a directory.
+fn layer_files(archive: &Path) -> (BTreeMap<String, Vec<u8>>, BTreeSet<String>) {
     let mut outer = tar::Archive::new(std::fs::File::open(archive).unwrap());
     let mut members: BTreeMap<String, Vec<u8>> = BTreeMap::new();
     for entry in outer.entries().unwrap() {
@@ -159,17 +161,56 @@ fn layer_files(archive: &Path) -> BTreeMap<String, Vec<u8>> {
     assert_eq!(layers.len(), 1);
     let layer = &members[layers[0].as_str().unwrap()];
     let mut files = BTreeMap::new();
+    let mut not_dirs = BTreeSet::new();
     for entry in tar::Archive::new(layer.as_slice()).entries().unwrap() {
         let mut entry = entry.unwrap();
-        if entry.header().entry_type() != tar::EntryType::Regular {
+        let name = entry.path().unwrap().display().to_string();
+        let kind = entry.header().entry_type();
+        if kind != tar::EntryType::Directory {
+            not_dirs.insert(name.trim_end_matches('/').to_string());
+        }
+        if kind != tar::EntryType::Regular {
             continue;
         }
-        let name = entry.path().unwrap().display().to_string();
         let mut bytes = Vec::new();
         entry.read_to_end(&mut bytes).unwrap();
         files.insert(name, bytes);
     }
-    files
+    (files, not_dirs)
+}
+
+/// The packages of the original image owning a file or symlink of the slim
+/// layer, read from dpkg's own lists in the original (not from rslim): a
+/// listed `/bin/x` is the layer's `usr/bin/x` on a merged-/usr image.
+fn owners_in_original(image: &str, layer: &BTreeSet<String>) -> BTreeSet<String> {
+    let lists = docker_ok(&[
+        "run",
+        "--rm",
+        "--entrypoint",
+        "sh",
+        image,
+        "-c",
+        "cd /var/lib/dpkg/info && for f in *.list; do echo \"#${f%.list}\"; cat \"$f\"; done",
+    ]);
+    let merged = ["bin", "sbin", "lib", "lib64"];
+    let mut owners = BTreeSet::new();
+    let mut package = String::new();
+    for line in lists.lines() {
+        if let Some(name) = line.strip_prefix('#') {
+            package = name.split(':').next().unwrap().to_string();
+            continue;
+        }
+        let listed = line.trim_start_matches('/');
+        let top = listed.split('/').next().unwrap();
+        let real = match merged.contains(&top) {
+            true => format!("usr/{listed}"),
+            false => listed.to_string(),
+        };
+        if layer.contains(&real) {
+            owners.insert(package.clone());
+        }
+    }
+    owners
 }
 
 #[test]
@@ -190,7 +231,7 @@ fn status_d_lists_exactly_the_packages_with_kept_files_and_syft_agrees() {
         .collect();
     assert!(reported.contains("libpython3.11-stdlib") && reported.contains("libc6"));
 
-    let files = layer_files(&archive);
+    let (files, not_dirs) = layer_files(&archive);
     assert!(
         !files.contains_key("var/lib/dpkg/status"),
         "the full status file was written"
@@ -228,6 +269,11 @@ fn status_d_lists_exactly_the_packages_with_kept_files_and_syft_agrees() {
         listed.insert(fields["Package"].clone());
     }
     assert_eq!(listed, reported, "status.d and the report disagree");
+    assert_eq!(
+        listed,
+        owners_in_original(FAT, &not_dirs),
+        "status.d is not the set of packages owning a file of the slim image"
+    );
 
     let syft = Command::new("syft")
         .args(["-q", "-o", "json"])

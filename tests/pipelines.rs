@@ -15,7 +15,7 @@ mod common;
 
 use common::registry::{free_port, require, Registry, RegistrySetup};
 use common::schema::assert_valid_report;
-use common::{daemon_state, exclusive, remove_image, require_image, stderr};
+use common::{exclusive, leftovers_of, remove_image, require_image, stderr};
 
 const RSLIM: &str = env!("CARGO_BIN_EXE_rslim");
 const NGINX: &str = "rslim-examples/nginx:fat";
@@ -72,16 +72,37 @@ fn pushed() -> &'static Pushed {
         let target = format!("{host}/ci/nginx:slim");
         let dir = tempfile::tempdir().unwrap();
         let report_path = dir.path().join("rslim-report.json");
-        let before = daemon_state();
+        // The script runs rslim through a wrapper that notes each pid, so
+        // only those runs' leftovers count (other runs share the engine).
+        let pids = dir.path().join("pids");
+        let wrapper = dir.path().join("rslim");
+        std::fs::write(
+            &wrapper,
+            format!(
+                "#!/bin/sh\necho $$ >> '{}'\nexec '{RSLIM}' \"$@\"\n",
+                pids.display()
+            ),
+        )
+        .unwrap();
+        std::fs::set_permissions(
+            &wrapper,
+            std::os::unix::fs::PermissionsExt::from_mode(0o755),
+        )
+        .unwrap();
         let out = Command::new("bash")
             .arg(repo("examples/ci/slim-and-push.sh"))
             .args([NGINX, &target])
             .arg(&report_path)
-            .env("RSLIM", RSLIM)
+            .env("RSLIM", &wrapper)
             .env("RSLIM_INSECURE_REGISTRY", &host)
             .output()
             .unwrap();
-        assert_eq!(before, daemon_state(), "the script left containers behind");
+        let pids = std::fs::read_to_string(&pids).unwrap_or_default();
+        assert!(!pids.is_empty(), "the script never ran rslim");
+        for pid in pids.lines() {
+            let left = leftovers_of(pid.parse().unwrap());
+            assert!(left.is_empty(), "the script left {left:?} behind");
+        }
         assert!(
             out.status.success(),
             "slim-and-push.sh failed ({}):\n{}",
@@ -313,15 +334,27 @@ fn live_stage_lines_on_a_terminal() {
     require("script");
     require_image(BATCH);
     let slim = "rslim-test/pipelines:batch-tty";
-    let command = format!("{RSLIM} build {BATCH} --tag {slim}");
-    let before = daemon_state();
+    // rslim runs under `script`: the pid file says which process it was, so
+    // only its own leftovers count (other runs share the engine).
+    let dir = tempfile::tempdir().unwrap();
+    let pid_file = dir.path().join("pid");
+    let command = format!(
+        "sh -c 'echo $$ > {}; exec {RSLIM} build {BATCH} --tag {slim}'",
+        pid_file.display()
+    );
     let out = Command::new("script")
         .args(["--quiet", "--return", "--command", &command, "/dev/null"])
         .env("TERM", "xterm")
         .env("COLUMNS", "120")
         .output()
         .unwrap();
-    assert_eq!(before, daemon_state());
+    let pid: u32 = std::fs::read_to_string(&pid_file)
+        .expect("the command did not start")
+        .trim()
+        .parse()
+        .unwrap();
+    let left = leftovers_of(pid);
+    assert!(left.is_empty(), "{left:?} was left");
     remove_image(slim);
     let screen = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "{screen}");

@@ -21,6 +21,9 @@ use crate::image::ImageConfig;
 use crate::sensor::container::{container_name, Launch};
 use crate::sensor::{ProfilingContainer, ProfilingOptions};
 
+/// Runs one after another, as the other steps: a run's 60 s timeout must
+/// not count time it spent waiting for another run's container.
+const RUNS_AT_ONCE: usize = 1;
 /// Output kept per run; past it the answer says how much more there was.
 const MAX_OUTPUT_BYTES: usize = 1 << 20;
 /// What the sensor itself writes to the container's stderr (its start line,
@@ -85,10 +88,6 @@ pub async fn profile_all(
     use futures_util::StreamExt;
     let mut done = Profiled::default();
     let mut removals = Removals::default();
-    let at_once: usize = std::env::var("RSLIM_TMP_PAR")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(1);
     let mut ran = futures_util::stream::iter(steps.into_iter().map(|planned| {
         let runner = runner.clone();
         async move {
@@ -100,7 +99,7 @@ pub async fn profile_all(
             (planned, result, removals)
         }
     }))
-    .buffered(at_once);
+    .buffered(RUNS_AT_ONCE);
     while let Some((planned, result, more)) = ran.next().await {
         removals.extend(more);
         let (outcome, findings) = result?;

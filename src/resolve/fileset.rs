@@ -476,7 +476,8 @@ fn exclude(tree: &dyn FsTree, exclusion: &Exclusion, keep: &mut KeepSet) {
             n => format!(" and {n} more"),
         };
         keep.notes.push(format!(
-            "--exclude-pattern removed what the app used or a kept program needs, so the slim              image may fail where the original worked: {}{more}",
+            "--exclude-pattern removed what the app used or a kept program needs, so the slim \
+             image may fail where the original worked: {}{more}",
             needed[..shown].join(", ")
         ));
     }

@@ -3,8 +3,8 @@
 //! `--include-shell`, `--include-certs`, `--include-zoneinfo`,
 //! `--include-locale`, and `--exclude-pattern`. Each include becomes a
 //! [`Want`] that [`super::fileset::keep_set`] keeps like a rule's, so the ELF
-//! and `#!` needs of what it adds are kept too. README.md ("Keeping more,
-//! keeping less") lists the differences from docker-slim.
+//! and `#!` needs of what it adds are kept too. docs/packages.md ("Include
+//! and exclude flags") lists each flag and the differences from docker-slim.
 
 use std::ffi::OsStr;
 use std::path::{Path, PathBuf};

@@ -17,7 +17,7 @@
 //! Runs before the runtime rules' rounds, so the ELF and `#!` needs of the
 //! added files, and what the rules derive from them, are kept too.
 
-use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 use std::path::{Path, PathBuf};
 
 use serde::Serialize;
@@ -66,13 +66,20 @@ pub fn whole_packages(
             }
         }
     }
-    // Every package reachable through Depends/Pre-Depends, breadth first.
+    // Every package reachable through Depends/Pre-Depends, breadth first; a
+    // name is a package's own or one it provides (every architecture of it).
+    let mut by_name: HashMap<&str, Vec<usize>> = HashMap::new();
+    for (index, package) in packages.packages.iter().enumerate() {
+        for name in std::iter::once(&package.name).chain(&package.provides) {
+            by_name.entry(name.as_str()).or_default().push(index);
+        }
+    }
     let mut reached: BTreeSet<usize> = whole.keys().copied().collect();
     let mut queue: VecDeque<usize> = reached.iter().copied().collect();
     while let Some(index) = queue.pop_front() {
         for name in &packages.packages[index].depends {
-            for (dependency, package) in packages.packages.iter().enumerate() {
-                if package.name == *name && reached.insert(dependency) {
+            for &dependency in by_name.get(name.as_str()).into_iter().flatten() {
+                if reached.insert(dependency) {
                     queue.push_back(dependency);
                 }
             }
@@ -116,8 +123,9 @@ mod tests {
         std::fs::write(at, text).unwrap();
     }
 
-    /// python3 → libpython (→ libc6, required here), mime-support, and an
-    /// unrelated required coreutils; tzdata depends on nothing.
+    /// python3 → libpython (→ libc6, required here; → zlib-abi, which zlib1g
+    /// provides), mime-support | media-types, and an unrelated required
+    /// coreutils; tzdata depends on nothing.
     fn image() -> tempfile::TempDir {
         let root = tempfile::tempdir().unwrap();
         let r = root.path();
@@ -133,7 +141,9 @@ mod tests {
                 "optional",
                 "libpython (>= 1), mime-support | media-types",
             ),
-            stanza("libpython", "optional", "libc6"),
+            stanza("libpython", "optional", "libc6, zlib-abi"),
+            stanza("media-types", "optional", ""),
+            stanza("zlib1g", "optional", "libc6").replace("Depends", "Provides: zlib-abi\nDepends"),
             stanza("mime-support", "optional", "tzdata"),
             stanza("libc6", "required", "libgcc-s1"),
             stanza("coreutils", "required", "libc6"),
@@ -154,6 +164,8 @@ mod tests {
             ),
             ("coreutils", "/usr/bin\n/usr/bin/ls\n"),
             ("tzdata", "/usr/share/zoneinfo/UTC\n"),
+            ("media-types", "/etc\n/etc/media.types\n"),
+            ("zlib1g", "/usr/lib\n/usr/lib/libz.so.1\n"),
         ];
         for (name, list) in lists {
             write(r, &format!("/var/lib/dpkg/info/{name}.list"), list);
@@ -184,19 +196,29 @@ mod tests {
             .iter()
             .map(PathBuf::from)
             .collect();
-        // libc.so.6 and mime.types are kept (by the closure, by a rule).
+        // libc.so.6, libz and both MIME tables are kept (by the closure, by a rule).
         let kept = |path: &Path| {
             touched.iter().any(|t| t == path)
-                || path == Path::new("/usr/lib/libc.so.6")
-                || path == Path::new("/etc/mime.types")
+                || [
+                    "/usr/lib/libc.so.6",
+                    "/etc/mime.types",
+                    "/etc/media.types",
+                    "/usr/lib/libz.so.1",
+                ]
+                .iter()
+                .any(|k| path == Path::new(k))
         };
         let whole = whole_packages(&tree, &db, &touched, &kept);
         assert_eq!(
             names(&db, &whole),
             [
                 ("libpython".to_string(), Whole::Touched),
+                // The second alternative of `mime-support | media-types` too.
+                ("media-types".to_string(), Whole::Dependency),
                 ("mime-support".to_string(), Whole::Dependency),
                 ("python3".to_string(), Whole::Touched),
+                // Through the virtual name it provides.
+                ("zlib1g".to_string(), Whole::Dependency),
             ]
         );
         // libc6 owns a kept file but is required and untouched; tzdata owns

@@ -35,8 +35,11 @@ pub struct Package {
     pub architecture: String,
     /// dpkg's `Priority` (`required`, `important`, `optional`, …), when given.
     pub priority: Option<String>,
-    /// Names from `Depends` and `Pre-Depends` (alternatives and versions dropped).
+    /// Names from `Depends` and `Pre-Depends`, every alternative of a clause
+    /// (`a | b`: whichever is installed), versions and architectures dropped.
     pub depends: Vec<String>,
+    /// Virtual names it provides (dpkg `Provides`, apk `p:`), which others depend on.
+    pub provides: Vec<String>,
     /// The database entry as written (a dpkg stanza), for tools that re-emit it.
     pub stanza: String,
     /// The paths the package lists, as listed (before symlinked directories are resolved).
@@ -44,8 +47,8 @@ pub struct Package {
 }
 
 impl Package {
-    /// `Priority: required`: part of every Debian system (coreutils, libc6,
-    /// dash…), so kept whole only when the app touched one of its files.
+    /// `Priority: required`: part of every Debian system (coreutils, dash,
+    /// debconf…), so kept whole only when the app touched one of its files.
     pub fn is_required(&self) -> bool {
         self.priority.as_deref() == Some("required")
     }
@@ -165,13 +168,13 @@ pub fn field<'a>(stanza: &'a str, name: &str) -> Option<&'a str> {
     })
 }
 
-/// `a (>= 1), b | c, d:any` → `a`, `b`, `d` (the first alternative of each).
+/// `a (>= 1), b | c, d:any` → `a`, `b`, `c`, `d`: every alternative, since
+/// any of them may be the one installed.
 fn dependency_names(value: &str) -> Vec<String> {
     value
-        .split(',')
-        .filter_map(|clause| {
-            let first = clause.split('|').next()?.trim();
-            let name = first.split([' ', '(', ':']).next()?.trim();
+        .split([',', '|'])
+        .filter_map(|alternative| {
+            let name = alternative.trim().split([' ', '(', ':']).next()?.trim();
             (!name.is_empty()).then(|| name.to_string())
         })
         .collect()
@@ -187,6 +190,9 @@ fn package_from_stanza(stanza: &str) -> Option<Package> {
     }
     Some(Package {
         name,
+        provides: field(stanza, "Provides")
+            .map(dependency_names)
+            .unwrap_or_default(),
         version: field(stanza, "Version").unwrap_or_default().to_string(),
         architecture: field(stanza, "Architecture")
             .unwrap_or_default()
@@ -228,8 +234,10 @@ fn read_dpkg(tree: &dyn FsTree) -> Vec<Package> {
     }
     // Distroless: one stanza per file, the file list (if any) in `<name>.md5sums`.
     for entry in tree.list(Path::new(DPKG_STATUS_D)) {
+        // Package names hold dots (`libpython3.11-stdlib`): only the
+        // `.md5sums` lists beside the stanzas are not packages.
         let name = entry.file_name().unwrap_or_default().to_string_lossy();
-        if name.contains('.') {
+        if name.ends_with(".md5sums") || name.starts_with('.') {
             continue;
         }
         let Some(mut package) =
@@ -240,7 +248,8 @@ fn read_dpkg(tree: &dyn FsTree) -> Vec<Package> {
         if packages.iter().any(|known| known.name == package.name) {
             continue;
         }
-        if let Some(sums) = read_text(tree, &entry.with_extension("md5sums")) {
+        let sums_path = Path::new(DPKG_STATUS_D).join(format!("{name}.md5sums"));
+        if let Some(sums) = read_text(tree, &sums_path) {
             package.files = sums
                 .lines()
                 .filter_map(|line| line.split_once("  ").map(|(_, path)| path.trim()))
@@ -282,6 +291,11 @@ fn read_apk(tree: &dyn FsTree) -> Vec<Package> {
                                 .unwrap_or(d)
                                 .to_string()
                         }),
+                ),
+                "p" => package.provides.extend(
+                    value
+                        .split_whitespace()
+                        .map(|p| p.split('=').next().unwrap_or(p).to_string()),
                 ),
                 "F" => {
                     dir = normalize(&Path::new("/").join(value));
@@ -394,7 +408,11 @@ mod tests {
         assert_eq!(coreutils.priority.as_deref(), Some("required"));
         assert_eq!(coreutils.depends, ["libc6", "libacl1"]);
         assert!(coreutils.stanza.ends_with(" more text"));
-        assert_eq!(db.packages[1].depends, ["libgcc-s1"]);
+        assert_eq!(
+            db.packages[1].depends,
+            ["libgcc-s1", "libgcc1"],
+            "every alternative"
+        );
         // /bin/ls is listed; the file is at /usr/bin/ls.
         assert!(db.is_owned(Path::new("/usr/bin/ls")));
         assert_eq!(db.owners(Path::new("/usr/bin/ls")), [0]);
@@ -443,9 +461,24 @@ mod tests {
             "0123  usr/share/zoneinfo/UTC\n",
         );
         write(d, "/usr/share/zoneinfo/UTC", "TZif");
+        // A name with dots, as rslim's own slim images carry too.
+        write(
+            d,
+            "/var/lib/dpkg/status.d/libpython3.11-stdlib",
+            "Package: libpython3.11-stdlib\nVersion: 3.11.2-6\nArchitecture: amd64\n",
+        );
+        write(
+            d,
+            "/var/lib/dpkg/status.d/libpython3.11-stdlib.md5sums",
+            "0123  usr/lib/python3.11/colorsys.py\n",
+        );
+        write(d, "/usr/lib/python3.11/colorsys.py", "x");
         let db = PackageDb::load(&HostTree::new(d));
         assert_eq!(db.format, DbFormat::Dpkg);
         assert!(db.is_owned(Path::new("/usr/share/zoneinfo/UTC")));
+        let names: Vec<&str> = db.packages.iter().map(|p| p.name.as_str()).collect();
+        assert_eq!(names, ["libpython3.11-stdlib", "tzdata"]);
+        assert!(db.is_owned(Path::new("/usr/lib/python3.11/colorsys.py")));
     }
 
     #[test]

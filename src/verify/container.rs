@@ -21,6 +21,9 @@ pub struct Plain {
     pub id: String,
     /// (container port, host port on 127.0.0.1)
     pub ports: Vec<(u16, u16)>,
+    /// Ports the engine reported no host port for: the container exited
+    /// before its ports were read (a slim image that fails at once).
+    unpublished: Vec<u16>,
 }
 
 impl Plain {
@@ -43,6 +46,7 @@ impl Plain {
         let mut plain = Plain {
             id,
             ports: Vec::new(),
+            unpublished: Vec::new(),
         };
         if let Err(e) = plain.publish(docker, &spec.publish_tcp).await {
             plain.remove(docker).await;
@@ -54,8 +58,9 @@ impl Plain {
     async fn publish(&mut self, docker: &Docker, ports: &[u16]) -> Result<()> {
         docker.start_container(&self.id).await?;
         for &port in ports {
-            if let Some(host) = docker.published_port(&self.id, port).await? {
-                self.ports.push((port, host));
+            match docker.published_port(&self.id, port).await? {
+                Some(host) => self.ports.push((port, host)),
+                None => self.unpublished.push(port),
             }
         }
         Ok(())
@@ -66,6 +71,13 @@ impl Plain {
     /// even with nothing behind it, so a bare connect proves nothing.
     pub async fn wait_ready(&self, docker: &Docker, timeout: Duration) -> Result<(), String> {
         let deadline = Instant::now() + timeout;
+        if !self.unpublished.is_empty() {
+            if !self.is_running(docker).await {
+                return Err(self.exited(docker).await);
+            }
+            let ports: Vec<String> = self.unpublished.iter().map(u16::to_string).collect();
+            return Err(format!("has no published port for {}", ports.join(", ")));
+        }
         let mut waiting: Vec<(u16, u16)> = self.ports.clone();
         loop {
             let mut still = Vec::new();
@@ -82,11 +94,7 @@ impl Plain {
                 return Ok(());
             }
             if !self.is_running(docker).await {
-                let code = docker.wait_container(&self.id).await.unwrap_or(-1);
-                return Err(format!(
-                    "exited with code {code} before answering{}",
-                    self.logs(docker).await
-                ));
+                return Err(self.exited(docker).await);
             }
             if Instant::now() > deadline {
                 let ports: Vec<String> = waiting.iter().map(|(p, _)| p.to_string()).collect();
@@ -99,6 +107,14 @@ impl Plain {
             }
             tokio::time::sleep(POLL_INTERVAL).await;
         }
+    }
+
+    async fn exited(&self, docker: &Docker) -> String {
+        let code = docker.wait_container(&self.id).await.unwrap_or(-1);
+        format!(
+            "exited with code {code} before answering{}",
+            self.logs(docker).await
+        )
     }
 
     async fn is_running(&self, docker: &Docker) -> bool {

@@ -43,18 +43,6 @@ pub use continue_after::ContinueAfter;
 const READING: &str = "the image's files";
 const WRITING: &str = "the slim image";
 
-#[allow(clippy::type_complexity)]
-static TMP_GATE: std::sync::LazyLock<(
-    std::sync::Mutex<Option<tokio::sync::oneshot::Sender<()>>>,
-    std::sync::Mutex<Option<tokio::sync::oneshot::Receiver<()>>>,
-)> = std::sync::LazyLock::new(|| {
-    let (a, b) = tokio::sync::oneshot::channel();
-    (
-        std::sync::Mutex::new(Some(a)),
-        std::sync::Mutex::new(Some(b)),
-    )
-});
-
 /// Label naming the image a slim image was made from.
 pub const SOURCE_LABEL: &str = "io.rslim.source-image";
 
@@ -307,11 +295,7 @@ async fn build(
         };
         let steps = plan.runs.clone();
         let on_failure = plan.on_failure;
-        let rx = TMP_GATE.1.lock().unwrap().take().unwrap();
         AbortOnDrop(tokio::spawn(async move {
-            if std::env::var("RSLIM_TMP_RUNS").as_deref() == Ok("after") {
-                let _ = rx.await;
-            }
             run::profile_all(runner, steps, on_failure).await
         }))
     });
@@ -377,9 +361,6 @@ async fn build(
         let id = container.id.clone();
         async move { docker.remove_container(&id).await }
     });
-    if let Some(tx) = TMP_GATE.0.lock().unwrap().take() {
-        let _ = tx.send(());
-    }
     let mut run_findings = Vec::new();
     if let Some(runs) = &mut runs {
         stages.begin("run", "waiting for the run steps to end");
