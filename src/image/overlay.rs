@@ -162,6 +162,66 @@ pub fn descendants<'a, V>(
     subtree(tree, Bound::Excluded(dir), dir)
 }
 
+/// The paths of `tree`'s entries directly inside `dir`, in path order.
+/// Each subtree below a child is jumped over, not walked: listing `/` costs
+/// its children, not the image's every path (resolution lists directories
+/// from the root down, so walking every subtree made that quadratic in depth).
+pub fn children<V>(tree: &BTreeMap<PathBuf, V>, dir: &Path) -> Vec<PathBuf> {
+    let mut children = Vec::new();
+    let mut next = tree
+        .range::<Path, _>((Bound::Excluded(dir), Bound::Unbounded))
+        .next();
+    while let Some((path, _)) = next {
+        let Some(name) = path
+            .strip_prefix(dir)
+            .ok()
+            .and_then(|rest| rest.components().next())
+        else {
+            break;
+        };
+        let child = dir.join(name);
+        if *path == child {
+            children.push(child.clone());
+        }
+        // No name holds a NUL, so `name\0` is the first name after `name`
+        // and after everything below it.
+        let mut after = child.into_os_string();
+        after.push("\0");
+        let after = PathBuf::from(after);
+        next = tree
+            .range::<Path, _>((Bound::Included(after.as_path()), Bound::Unbounded))
+            .next();
+    }
+    children
+}
+
+/// [`FsTree::walk`](crate::resolve::tree::FsTree::walk) over a tree held in
+/// path order: one pass over the subtree's range, which is already depth
+/// first with each directory before its contents. An entry whose parent is
+/// not a directory the walk reached is passed over, as a walk by listing
+/// would never reach it.
+pub fn walk<V>(
+    tree: &BTreeMap<PathBuf, V>,
+    dir: &Path,
+    kind_of: impl Fn(&V) -> &NodeKind,
+    visit: &mut dyn FnMut(&Path, &NodeKind),
+) {
+    let mut open: Vec<&Path> = vec![dir];
+    for (path, value) in descendants(tree, dir) {
+        while open.len() > 1 && !path.starts_with(open[open.len() - 1]) {
+            open.pop();
+        }
+        if path.parent() != Some(open[open.len() - 1]) {
+            continue;
+        }
+        let kind = kind_of(value);
+        visit(path, kind);
+        if *kind == NodeKind::Dir {
+            open.push(path);
+        }
+    }
+}
+
 fn subtree<'a, V>(
     tree: &'a BTreeMap<PathBuf, V>,
     lower: Bound<&'a Path>,

@@ -219,9 +219,10 @@ impl FsTree for RootFs {
     }
 
     fn list(&self, dir: &Path) -> Vec<PathBuf> {
-        self.descendants(dir)
-            .filter(|n| n.path.parent() == Some(dir))
-            .map(|n| n.path.clone())
-            .collect()
+        overlay::children(&self.nodes, dir)
+    }
+
+    fn walk(&self, dir: &Path, visit: &mut dyn FnMut(&Path, &NodeKind)) {
+        overlay::walk(&self.nodes, dir, |node| &node.kind, visit)
     }
 }

@@ -165,9 +165,7 @@ pub async fn walk_in_container(
         ..ContainerSpec::default()
     };
     let id = created.create(docker, &spec).await?;
-    docker
-        .upload_tar(&id, crate::sensor::container::sensor_only_tar()?)
-        .await?;
+    let sensor = crate::sensor::container::sensor_only_tar()?;
     // What the running walker cannot see: read now, while nothing is
     // mounted and the engine has changed nothing.
     let mount_points = KERNEL_DIRS
@@ -193,7 +191,13 @@ pub async fn walk_in_container(
             })
         }
     });
-    let hidden = futures_util::future::try_join_all(reads).await?;
+    // The sensor's upload goes alongside: it writes only /.rslim, which no
+    // read touches, and each call is mostly the engine's waiting.
+    let (hidden, ()) = futures_util::future::try_join(
+        futures_util::future::try_join_all(reads),
+        docker.upload_tar(&id, sensor),
+    )
+    .await?;
     let (reader, writer) = docker.attach_stdio(&id).await?;
     docker.start_container(&id).await?;
     let created_at = config

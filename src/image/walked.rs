@@ -498,13 +498,11 @@ impl FsTree for WalkedTree {
     }
 
     fn list(&self, dir: &Path) -> Vec<PathBuf> {
-        use std::ops::Bound;
-        self.nodes
-            .range::<Path, _>((Bound::Excluded(dir), Bound::Unbounded))
-            .take_while(|(path, _)| path.starts_with(dir))
-            .filter(|(path, _)| path.parent() == Some(dir))
-            .map(|(path, _)| path.clone())
-            .collect()
+        super::overlay::children(&self.nodes, dir)
+    }
+
+    fn walk(&self, dir: &Path, visit: &mut dyn FnMut(&Path, &NodeKind)) {
+        super::overlay::walk(&self.nodes, dir, |node| &node.kind, visit)
     }
 }
 

@@ -298,3 +298,53 @@ fn a_symlink_of_a_lower_layer_is_replaced_by_the_directory_a_name_needs() {
     assert_eq!(rootfs.read(Path::new("/app/config"), 10).unwrap(), b"cfg");
     assert!(rootfs.get(Path::new("/etc/config")).is_none());
 }
+
+/// `children` lists what a descendant scan filtered by parent lists, on
+/// names that sort around each other (`a`, `a.b`, `a-b`, `ab`) and on
+/// a child missing from the tree whose subtree is there.
+#[test]
+fn children_are_the_direct_entries_only() {
+    let paths = [
+        "/a",
+        "/a/x",
+        "/a/x/deep/er",
+        "/a-b",
+        "/a-b/y",
+        "/a.b",
+        "/ab",
+        "/ab/z",
+        "/b/orphan/file",
+        "/c",
+    ];
+    let tree: BTreeMap<PathBuf, ()> = paths.iter().map(|p| (PathBuf::from(p), ())).collect();
+    let scanned = |dir: &Path| -> Vec<PathBuf> {
+        descendants(&tree, dir)
+            .filter(|(path, _)| path.parent() == Some(dir))
+            .map(|(path, _)| path.clone())
+            .collect()
+    };
+    for dir in [
+        "/",
+        "/a",
+        "/a/x",
+        "/a/x/deep",
+        "/ab",
+        "/b",
+        "/b/orphan",
+        "/c",
+        "/none",
+    ] {
+        let dir = Path::new(dir);
+        assert_eq!(
+            children(&tree, dir),
+            scanned(dir),
+            "children of {}",
+            dir.display()
+        );
+    }
+    assert_eq!(
+        children(&tree, Path::new("/")),
+        ["/a", "/a-b", "/a.b", "/ab", "/c"].map(PathBuf::from)
+    );
+    assert!(children(&tree, Path::new("/b")).is_empty());
+}
