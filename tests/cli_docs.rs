@@ -402,10 +402,26 @@ fn every_docs_page_referred_to_exists() {
         }
     }
     let mut files = Vec::new();
-    for dir in ["src", "sensor/src", "docs", "tests", "benches", "scripts", "examples"] {
+    for dir in [
+        "src",
+        "sensor/src",
+        "docs",
+        "tests",
+        "benches",
+        "scripts",
+        "examples",
+    ] {
         walk(&repo(dir), &mut files);
     }
-    files.extend(["README.md", "scripts/fuzz", "scripts/setup", "fuzz/Cargo.toml"].map(repo));
+    files.extend(
+        [
+            "README.md",
+            "scripts/fuzz",
+            "scripts/setup",
+            "fuzz/Cargo.toml",
+        ]
+        .map(repo),
+    );
     let mut missing = BTreeSet::new();
     for file in &files {
         let text = std::fs::read_to_string(file).unwrap_or_default();
