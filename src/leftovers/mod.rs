@@ -109,6 +109,30 @@ fn decide(scope: Scope, claim: Option<&Claim>) -> (bool, String) {
     )
 }
 
+/// Records a leftover that stays as kept, and one a dry run would remove as
+/// removed; returns the item only when the caller must remove it now (and
+/// record it as removed if that works).
+fn triage(
+    swept: &mut Swept,
+    scope: Scope,
+    dry_run: bool,
+    kind: Kind,
+    name: String,
+    claim: Option<&Claim>,
+) -> Option<Item> {
+    let (remove, owner) = decide(scope, claim);
+    let item = Item { kind, name, owner };
+    if !remove {
+        swept.kept.push(item);
+        None
+    } else if dry_run {
+        swept.removed.push(item);
+        None
+    } else {
+        Some(item)
+    }
+}
+
 /// Sweeps the engine (containers with their volumes, labelled volumes,
 /// temporary tags) and this host's temp dir.
 pub async fn sweep(docker: &Docker, scope: Scope, dry_run: bool) -> Swept {
@@ -121,25 +145,23 @@ pub async fn sweep(docker: &Docker, scope: Scope, dry_run: bool) -> Swept {
 /// rslim's temp dirs in `dir` (`$TMPDIR`).
 pub fn sweep_temp_dirs(dir: &Path, scope: Scope, dry_run: bool, swept: &mut Swept) {
     for found in temp::temp_dirs(dir) {
-        let (remove, owner) = decide(scope, Some(&found.claim));
-        let item = Item {
-            kind: Kind::TempDir,
-            name: found.path.display().to_string(),
-            owner,
-        };
-        if !remove {
-            swept.kept.push(item);
+        let name = found.path.display().to_string();
+        let Some(item) = triage(
+            swept,
+            scope,
+            dry_run,
+            Kind::TempDir,
+            name,
+            Some(&found.claim),
+        ) else {
             continue;
-        }
-        match dry_run {
-            true => swept.removed.push(item),
-            false => match temp::remove(&found.path) {
-                Ok(()) => swept.removed.push(item),
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-                Err(e) => swept
-                    .problems
-                    .push(format!("cannot remove {}: {e}", found.path.display())),
-            },
+        };
+        match temp::remove(&found.path) {
+            Ok(()) => swept.removed.push(item),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => swept
+                .problems
+                .push(format!("cannot remove {}: {e}", found.path.display())),
         }
     }
 }
@@ -152,24 +174,18 @@ pub async fn sweep_engine(docker: &Docker, scope: Scope, dry_run: bool, swept: &
         Ok(containers) => {
             for container in containers {
                 let claim = Claim::from_label(&container.owner);
-                let (remove, owner) = decide(scope, claim.as_ref());
-                let item = Item {
-                    kind: Kind::Container,
-                    name: container.name,
-                    owner,
+                let kind = Kind::Container;
+                let Some(item) =
+                    triage(swept, scope, dry_run, kind, container.name, claim.as_ref())
+                else {
+                    continue;
                 };
-                if !remove {
-                    swept.kept.push(item);
-                } else if dry_run {
-                    swept.removed.push(item);
-                } else {
-                    match docker.remove_container_if_present(&item.name).await {
-                        Ok(true) => swept.removed.push(item),
-                        Ok(false) => {}
-                        // Another run's sweep got there first.
-                        Err(e) if e.to_string().contains("already in progress") => {}
-                        Err(e) => swept.problems.push(e.to_string()),
-                    }
+                match docker.remove_container_if_present(&item.name).await {
+                    Ok(true) => swept.removed.push(item),
+                    Ok(false) => {}
+                    // Another run's sweep got there first.
+                    Err(e) if e.to_string().contains("already in progress") => {}
+                    Err(e) => swept.problems.push(e.to_string()),
                 }
             }
         }
@@ -179,21 +195,19 @@ pub async fn sweep_engine(docker: &Docker, scope: Scope, dry_run: bool, swept: &
         Ok(volumes) => {
             for volume in volumes {
                 let claim = Claim::from_label(&volume.owner);
-                let (remove, owner) = decide(scope, claim.as_ref());
-                let item = Item {
-                    kind: Kind::Volume,
-                    name: volume.name,
-                    owner,
+                let Some(item) = triage(
+                    swept,
+                    scope,
+                    dry_run,
+                    Kind::Volume,
+                    volume.name,
+                    claim.as_ref(),
+                ) else {
+                    continue;
                 };
-                if !remove {
-                    swept.kept.push(item);
-                } else if dry_run {
+                // A volume still in use belongs to a container kept above.
+                if let Ok(true) = docker.remove_volume(&item.name).await {
                     swept.removed.push(item);
-                } else {
-                    // A volume still in use belongs to a container kept above.
-                    if let Ok(true) = docker.remove_volume(&item.name).await {
-                        swept.removed.push(item);
-                    }
                 }
             }
         }
@@ -203,22 +217,14 @@ pub async fn sweep_engine(docker: &Docker, scope: Scope, dry_run: bool, swept: &
         Ok(tags) => {
             for tag in tags {
                 let claim = crate::docker::CreatedImages::tag_claim(&tag);
-                let (remove, owner) = decide(scope, claim.as_ref());
-                let item = Item {
-                    kind: Kind::TemporaryTag,
-                    name: tag,
-                    owner,
+                let kind = Kind::TemporaryTag;
+                let Some(item) = triage(swept, scope, dry_run, kind, tag, claim.as_ref()) else {
+                    continue;
                 };
-                if !remove {
-                    swept.kept.push(item);
-                } else if dry_run {
-                    swept.removed.push(item);
-                } else {
-                    match docker.untag_image(&item.name).await {
-                        Ok(true) => swept.removed.push(item),
-                        Ok(false) => {}
-                        Err(e) => swept.problems.push(e.to_string()),
-                    }
+                match docker.untag_image(&item.name).await {
+                    Ok(true) => swept.removed.push(item),
+                    Ok(false) => {}
+                    Err(e) => swept.problems.push(e.to_string()),
                 }
             }
         }
