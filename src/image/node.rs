@@ -3,7 +3,9 @@
 //! Paths are absolute and normalised (`/usr/bin/env`, never `./usr/bin/env/`)
 //! and kept as `PathBuf` so non-UTF-8 names survive.
 
-use std::path::PathBuf;
+use std::collections::BTreeMap;
+use std::io;
+use std::path::{Path, PathBuf};
 
 /// What a path is in the merged filesystem.
 ///
@@ -51,6 +53,27 @@ pub struct Node {
     pub meta: NodeMeta,
     /// Set for regular files only.
     pub content: Option<ContentRef>,
+}
+
+/// [`FsTree::kind`](crate::resolve::tree::FsTree::kind) over nodes held by
+/// path, as every tree of the image keeps them: the root, never an entry of
+/// its own, is a directory.
+pub fn kind_in(nodes: &BTreeMap<PathBuf, Node>, path: &Path) -> Option<NodeKind> {
+    if path == Path::new("/") {
+        return Some(NodeKind::Dir);
+    }
+    nodes.get(path).map(|n| n.kind.clone())
+}
+
+/// Where the bytes of the regular file at `path` are; `NotFound`, naming the
+/// path, for anything else.
+pub fn file_content_in(nodes: &BTreeMap<PathBuf, Node>, path: &Path) -> io::Result<ContentRef> {
+    nodes.get(path).and_then(|n| n.content).ok_or_else(|| {
+        io::Error::new(
+            io::ErrorKind::NotFound,
+            format!("{} is not a file", path.display()),
+        )
+    })
 }
 
 impl Node {

@@ -15,7 +15,7 @@ use anyhow::Context;
 use super::archive::{BlobReader, Compression, ImageArchive};
 use super::export;
 use super::layer::{visit_layer, visit_layer_into, LayerEntry};
-use super::node::{ContentRef, ContentSource, Node, NodeKind};
+use super::node::{self, ContentRef, ContentSource, Node, NodeKind};
 use super::overlay::{self, LayerObserver, OverlayValue};
 use crate::resolve::tree::FsTree;
 
@@ -196,23 +196,11 @@ impl ContentSource for RootFs {
 
 impl FsTree for RootFs {
     fn kind(&self, path: &Path) -> Option<NodeKind> {
-        if path == Path::new("/") {
-            return Some(NodeKind::Dir);
-        }
-        self.nodes.get(path).map(|n| n.kind.clone())
+        node::kind_in(&self.nodes, path)
     }
 
     fn read(&self, path: &Path, limit: u64) -> io::Result<Vec<u8>> {
-        let content = self
-            .nodes
-            .get(path)
-            .and_then(|n| n.content)
-            .ok_or_else(|| {
-                io::Error::new(
-                    io::ErrorKind::NotFound,
-                    format!("{} is not a file", path.display()),
-                )
-            })?;
+        let content = node::file_content_in(&self.nodes, path)?;
         let mut bytes = Vec::with_capacity(content.size.min(limit) as usize);
         self.open(&content)?.take(limit).read_to_end(&mut bytes)?;
         Ok(bytes)

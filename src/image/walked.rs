@@ -23,7 +23,7 @@ use anyhow::{bail, Context};
 use rslim_sensor::tree::{Entry, Kind, Record, Reply, Request, MAGIC};
 
 use super::export::{self, INIT_LAYER_FILES};
-use super::node::{ContentRef, ContentSource, Node, NodeKind, NodeMeta};
+use super::node::{self, ContentRef, ContentSource, Node, NodeKind, NodeMeta};
 use super::RootFs;
 use crate::resolve::tree::FsTree;
 
@@ -458,23 +458,11 @@ impl ContentSource for WalkedTree {
 
 impl FsTree for WalkedTree {
     fn kind(&self, path: &Path) -> Option<NodeKind> {
-        if path == Path::new("/") {
-            return Some(NodeKind::Dir);
-        }
-        self.nodes.get(path).map(|n| n.kind.clone())
+        node::kind_in(&self.nodes, path)
     }
 
     fn read(&self, path: &Path, limit: u64) -> io::Result<Vec<u8>> {
-        let content = self
-            .nodes
-            .get(path)
-            .and_then(|n| n.content)
-            .ok_or_else(|| {
-                io::Error::new(
-                    io::ErrorKind::NotFound,
-                    format!("{} is not a file", path.display()),
-                )
-            })?;
+        let content = node::file_content_in(&self.nodes, path)?;
         if content.layer != SERVED {
             let mut bytes = Vec::with_capacity(content.size.min(limit) as usize);
             self.open(&content)?.take(limit).read_to_end(&mut bytes)?;
