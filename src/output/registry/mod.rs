@@ -229,9 +229,13 @@ async fn push_to(
 async fn check_api(session: &mut Session) -> std::result::Result<(), PushError> {
     let step = "check the registry API (GET /v2/)";
     let url = session.url("/v2/");
-    let response = session.send(step, |c| c.get(url.clone()), None).await?;
     session
-        .expect(step, response, &[reqwest::StatusCode::OK])
+        .send_expecting(
+            step,
+            |c| c.get(url.clone()),
+            None,
+            &[reqwest::StatusCode::OK],
+        )
         .await
         .map(drop)
 }

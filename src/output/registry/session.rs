@@ -131,6 +131,18 @@ impl Session {
         Err(self.error(step, Some(status), detail))
     }
 
+    /// [`Session::send`], then [`Session::expect`] of its answer.
+    pub async fn send_expecting(
+        &mut self,
+        step: &str,
+        make: impl Fn(&reqwest::Client) -> RequestBuilder,
+        progress: Option<Arc<Progress>>,
+        expected: &[StatusCode],
+    ) -> Result<Response, PushError> {
+        let response = self.send(step, make, progress).await?;
+        self.expect(step, response, expected).await
+    }
+
     /// The `Location` of an upload answer, resolved against the request URL.
     pub fn location(&self, step: &str, response: &Response) -> Result<Url, PushError> {
         let value = response

@@ -116,16 +116,10 @@ async fn mount(
         .append_pair("mount", &blob.digest)
         .append_pair("from", source);
     let response = session
-        .send(
+        .send_expecting(
             &step,
             |c| c.post(url.clone()).header(CONTENT_LENGTH, 0),
             None,
-        )
-        .await?;
-    let response = session
-        .expect(
-            &step,
-            response,
             &[StatusCode::CREATED, StatusCode::ACCEPTED],
         )
         .await?;
@@ -144,14 +138,12 @@ async fn start_upload(
     let step = format!("start upload of blob {}", blob.digest);
     let url = session.url(&format!("/v2/{repository}/blobs/uploads/"));
     let response = session
-        .send(
+        .send_expecting(
             &step,
             |c| c.post(url.clone()).header(CONTENT_LENGTH, 0),
             None,
+            &[StatusCode::ACCEPTED],
         )
-        .await?;
-    let response = session
-        .expect(&step, response, &[StatusCode::ACCEPTED])
         .await?;
     session.location(&step, &response)
 }
@@ -172,7 +164,7 @@ async fn upload_monolithic(
     let url = with_digest(location, &blob.digest);
     let progress = Progress::new();
     let response = session
-        .send(
+        .send_expecting(
             &step,
             |c| {
                 c.put(url.clone())
@@ -181,10 +173,8 @@ async fn upload_monolithic(
                     .body(blob_body(&blob.source, 0, blob.size, progress.clone()))
             },
             Some(progress.clone()),
+            &[StatusCode::CREATED],
         )
-        .await?;
-    let response = session
-        .expect(&step, response, &[StatusCode::CREATED])
         .await?;
     verify_digest(session, &step, &response, &blob.digest)
 }
@@ -206,7 +196,7 @@ async fn upload_chunked(
         let progress = Progress::new();
         let url = location.clone();
         let response = session
-            .send(
+            .send_expecting(
                 &step,
                 |c| {
                     c.patch(url.clone())
@@ -216,10 +206,8 @@ async fn upload_chunked(
                         .body(blob_body(&blob.source, offset, len, progress.clone()))
                 },
                 Some(progress.clone()),
+                &[StatusCode::ACCEPTED],
             )
-            .await?;
-        let response = session
-            .expect(&step, response, &[StatusCode::ACCEPTED])
             .await?;
         if let Some(end) = range_end(&response) {
             if end != last {
@@ -236,14 +224,12 @@ async fn upload_chunked(
     let step = format!("finish upload of blob {}", blob.digest);
     let url = with_digest(location, &blob.digest);
     let response = session
-        .send(
+        .send_expecting(
             &step,
             |c| c.put(url.clone()).header(CONTENT_LENGTH, 0),
             None,
+            &[StatusCode::CREATED],
         )
-        .await?;
-    let response = session
-        .expect(&step, response, &[StatusCode::CREATED])
         .await?;
     verify_digest(session, &step, &response, &blob.digest)
 }
@@ -261,7 +247,7 @@ pub async fn push_manifest(
     let step = format!("put manifest {repository}:{reference}");
     let url = session.url(&format!("/v2/{repository}/manifests/{reference}"));
     let response = session
-        .send(
+        .send_expecting(
             &step,
             |c| {
                 c.put(url.clone())
@@ -269,10 +255,8 @@ pub async fn push_manifest(
                     .body(manifest.to_vec())
             },
             None,
+            &[StatusCode::CREATED],
         )
-        .await?;
-    let response = session
-        .expect(&step, response, &[StatusCode::CREATED])
         .await?;
     verify_digest(session, &step, &response, digest)?;
     Ok(content_digest(&response).unwrap_or_else(|| digest.to_string()))
