@@ -204,6 +204,12 @@ pub struct BuildArgs {
     #[arg(long, value_enum, default_value_t = FsSource::Walk, value_name = "SOURCE")]
     pub fs_source: FsSource,
 
+    /// Walk the image's files even when rslim's cache has their index from an earlier build
+    /// of the same layers, and keep nothing there. The cache is `$RSLIM_CACHE_DIR`, else
+    /// `$XDG_CACHE_HOME/rslim`, else `~/.cache/rslim`; removing it is always safe
+    #[arg(long)]
+    pub no_cache: bool,
+
     /// Read the original filesystem from a docker-save or OCI archive instead of the daemon
     /// (the image must still be present in the daemon to run it)
     #[arg(long, value_name = "PATH")]

@@ -177,6 +177,40 @@ pub fn supervise(
     }
 }
 
+/// How long the sensor stays after writing the findings of a stopped app.
+pub const LINGER: Duration = Duration::from_secs(10);
+
+/// After a stop the controller asked for, waits (up to `limit`) for a
+/// stopping signal before PID 1 exits. The controller reads the findings
+/// from the running container and then removes it: read from an exited
+/// container, they wait for the engine's teardown of its network and mounts
+/// (90–150 ms here), which a running one does not need (docs/design.md,
+/// "The stop stage").
+pub fn linger(plan: &SignalPlan, signals: &SignalFd, limit: Duration) {
+    let until = Instant::now() + limit;
+    loop {
+        let left = until.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return;
+        }
+        let mut fds = [PollFd::new(signals.as_fd(), PollFlags::POLLIN)];
+        let timeout = PollTimeout::try_from(left).unwrap_or(PollTimeout::MAX);
+        match poll(&mut fds, timeout) {
+            Ok(_) | Err(Errno::EINTR) => {}
+            Err(_) => return,
+        }
+        while let Ok(Some(info)) = signals.read_signal() {
+            let stopping = Signal::try_from(info.ssi_signo as i32)
+                .is_ok_and(|signal| plan.stopping.contains(&signal));
+            if stopping {
+                return;
+            }
+        }
+        // Orphans re-parented to PID 1 while it waits.
+        let _ = reap(Pid::from_raw(0));
+    }
+}
+
 /// Reaps every exited child; returns the application's outcome if it was among them.
 fn reap(app: Pid) -> Option<AppOutcome> {
     let mut outcome = None;
@@ -209,6 +243,35 @@ pub fn kill_remaining() {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Signals sent to this test's own thread (blocked there, so they wait
+    /// for the signalfd instead of reaching the harness's other threads).
+    fn raise_here(signal: Signal) {
+        // raise(3) is thread-directed.
+        nix::sys::signal::raise(signal).unwrap();
+    }
+
+    #[test]
+    fn the_linger_ends_at_a_stopping_signal_and_not_at_others() {
+        let plan = SignalPlan::new(Some("SIGWINCH")).unwrap();
+        let signals = plan.block().unwrap();
+        raise_here(Signal::SIGUSR1);
+        let started = Instant::now();
+        linger(&plan, &signals, Duration::from_millis(300));
+        assert!(
+            started.elapsed() >= Duration::from_millis(300),
+            "SIGUSR1 ended the linger"
+        );
+        for stopping in [Signal::SIGTERM, Signal::SIGWINCH] {
+            raise_here(stopping);
+            let started = Instant::now();
+            linger(&plan, &signals, Duration::from_secs(30));
+            assert!(
+                started.elapsed() < Duration::from_secs(5),
+                "{stopping} did not end the linger"
+            );
+        }
+    }
 
     #[test]
     fn stop_signals_parse_in_every_docker_spelling() {

@@ -12,6 +12,7 @@ use anyhow::Context;
 
 use super::archive::{Format, Selection};
 use super::transport::ImageSource;
+use super::walked::cache::CacheEntry;
 use super::walked::{touched_dirs, Connection, HiddenSubtree, KERNEL_DIRS};
 use super::{verify, ImageArchive, Platform, RootFs, WalkedTree};
 use crate::docker::{ContainerSpec, CreatedContainers, Docker};
@@ -132,6 +133,7 @@ pub async fn walk_in_container(
     name: String,
     image_id: &str,
     config_bytes: Vec<u8>,
+    cache: Option<CacheEntry>,
 ) -> Result<WalkedTree> {
     let config = crate::image::ImageConfig::parse(&config_bytes).fail_with(ExitKind::Internal)?;
     let volumes = config.run.volume_paths();
@@ -164,6 +166,10 @@ pub async fn walk_in_container(
         volumes_as: crate::docker::VolumeMount::Tmpfs,
         ..ContainerSpec::default()
     };
+    // A kept index is read meanwhile: the walker then only serves files.
+    let cached = cache.clone().map(|entry| {
+        tokio::task::spawn_blocking(move || crate::image::walked::Index::from_cache(&entry))
+    });
     let id = created.create(docker, &spec).await?;
     let sensor = crate::sensor::container::sensor_only_tar()?;
     // What the running walker cannot see: read now, while nothing is
@@ -209,11 +215,17 @@ pub async fn walk_in_container(
         reader: Box::new(reader),
         writer: Box::new(writer),
     };
-    tokio::task::spawn_blocking(move || WalkedTree::read(connection, hidden, created_at))
-        .await
-        .fail_with(ExitKind::Internal)?
-        .context("the walker container's index of the image is unusable")
-        .fail_with(ExitKind::Internal)
+    let cached = match cached {
+        Some(reading) => reading.await.fail_with(ExitKind::Internal)?,
+        None => None,
+    };
+    tokio::task::spawn_blocking(move || {
+        WalkedTree::read_cached(connection, hidden, created_at, cache.as_ref(), cached)
+    })
+    .await
+    .fail_with(ExitKind::Internal)?
+    .context("the walker container's index of the image is unusable")
+    .fail_with(ExitKind::Internal)
 }
 
 /// The tar of `path` in the never-started container `id`, read as a tree;

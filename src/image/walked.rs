@@ -27,6 +27,9 @@ use super::node::{self, ContentRef, ContentSource, Node, NodeKind, NodeMeta};
 use super::RootFs;
 use crate::resolve::tree::FsTree;
 
+pub mod cache;
+use cache::{CacheEntry, Saving};
+
 /// `ContentRef::layer` of the files the walker serves; subtree `k` read
 /// from the archive API is layer `k + 1`.
 const SERVED: usize = 0;
@@ -88,6 +91,23 @@ pub struct WalkedTree {
     /// the same headers again and again (an ELF's by each rule that looks
     /// at it), and each read is a round trip to the walker.
     prefixes: Mutex<PrefixCache>,
+    index_from_cache: bool,
+}
+
+/// Reads through to `inner`, recording what passes into a cache entry.
+struct Tee<'a, R> {
+    inner: R,
+    saving: Option<&'a mut Saving>,
+}
+
+impl<R: Read> Read for Tee<'_, R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        if let Some(saving) = self.saving.as_mut() {
+            saving.record(&buf[..n]);
+        }
+        Ok(n)
+    }
 }
 
 /// Reads kept for a second asking: up to [`PrefixCache::MAX_READ`] bytes
@@ -131,18 +151,35 @@ impl PrefixCache {
     }
 }
 
-impl WalkedTree {
-    /// Asks the walker for its index and builds the tree. `hidden` are the
-    /// subtrees read before it started; `image_created` is the image's
-    /// creation time (for the init layer's directories).
-    pub fn read(
-        mut connection: Connection,
-        hidden: Vec<HiddenSubtree>,
-        image_created: u64,
-    ) -> anyhow::Result<WalkedTree> {
-        Request::Walk.write_to(&mut connection.writer)?;
-        connection.writer.flush()?;
-        let mut reader = io::BufReader::with_capacity(256 << 10, &mut connection.reader);
+/// The walker's index as read: every path but the mount points, which it names.
+pub struct Index {
+    nodes: BTreeMap<PathBuf, Node>,
+    /// The tree path of each content id.
+    served_paths: Vec<PathBuf>,
+    mounts: Vec<PathBuf>,
+    from_cache: bool,
+}
+
+impl Index {
+    /// This image's index from rslim's cache, if it has a usable one; a
+    /// damaged one (a disk error, a cut-short write) is removed.
+    pub fn from_cache(entry: &CacheEntry) -> Option<Index> {
+        let file = entry.open()?;
+        match Index::read(&mut io::BufReader::with_capacity(256 << 10, file)) {
+            Ok(index) => Some(Index {
+                from_cache: true,
+                ..index
+            }),
+            Err(_) => {
+                entry.discard();
+                None
+            }
+        }
+    }
+
+    /// Reads an index (the walker's, or a kept copy). A walk that met
+    /// errors is refused.
+    fn read(reader: &mut impl Read) -> anyhow::Result<Index> {
         let mut magic = [0u8; MAGIC.len()];
         reader
             .read_exact(&mut magic)
@@ -150,31 +187,25 @@ impl WalkedTree {
         if &magic != MAGIC {
             bail!("the walker sent something that is not an index");
         }
-        let mut tree = WalkedTree {
+        let mut index = Index {
             nodes: BTreeMap::new(),
             served_paths: Vec::new(),
-            hidden: Vec::new(),
-            served: Mutex::new(Served {
-                connection: Connection {
-                    reader: Box::new(io::empty()),
-                    writer: Box::new(io::sink()),
-                },
-                broken: false,
-            }),
-            prefixes: Mutex::new(PrefixCache::default()),
+            mounts: Vec::new(),
+            from_cache: false,
         };
         let mut inodes: HashMap<(u64, u64), u64> = HashMap::new();
-        let mut mounts = Vec::new();
         let mut errors = Vec::new();
         let mut count = 0u64;
         loop {
-            match Record::read_from(&mut reader).context("the walker's index is cut short")? {
+            match Record::read_from(reader).context("the walker's index is cut short")? {
                 Record::Entry(entry) => {
                     count += 1;
-                    let node = tree.node(entry, &mut inodes)?;
-                    tree.nodes.insert(node.path.clone(), node);
+                    let node = index.node(entry, &mut inodes)?;
+                    index.nodes.insert(node.path.clone(), node);
                 }
-                Record::MountPoint(path) => mounts.push(PathBuf::from(OsStr::from_bytes(&path))),
+                Record::MountPoint(path) => {
+                    index.mounts.push(PathBuf::from(OsStr::from_bytes(&path)))
+                }
                 Record::Error(message) => errors.push(message),
                 Record::End { entries } if entries == count => break,
                 Record::End { entries } => {
@@ -185,32 +216,7 @@ impl WalkedTree {
         if !errors.is_empty() {
             bail!("the walk was incomplete: {}", errors.join("; "));
         }
-        // Only the engine's own files may be hidden, and the subtrees read
-        // from the never-started walker: anything else would be missing.
-        let mut subtrees: HashMap<PathBuf, RootFs> = HashMap::new();
-        for subtree in hidden {
-            match (subtree.mounted, subtree.tree) {
-                (true, Some(tree)) => {
-                    subtrees.insert(subtree.path, tree);
-                }
-                (true, None) => {}
-                (false, before) => tree.restore(&subtree.path, before.as_ref()),
-            }
-        }
-        for mount in mounts {
-            if let Some(subtree) = subtrees.remove(&mount) {
-                tree.graft(&mount, subtree);
-            } else if !INIT_LAYER_FILES.iter().any(|f| Path::new(f) == mount) {
-                bail!(
-                    "{} is a mount point in the walker, and its files cannot be read",
-                    mount.display()
-                );
-            }
-        }
-        export::undo_init_layer(&mut tree.nodes, image_created);
-        drop(reader);
-        tree.served.get_mut().expect("not shared yet").connection = connection;
-        Ok(tree)
+        Ok(index)
     }
 
     fn node(
@@ -276,6 +282,86 @@ impl WalkedTree {
             },
             content,
         })
+    }
+}
+
+impl WalkedTree {
+    /// Asks the walker for its index and builds the tree. `hidden` are the
+    /// subtrees read before it started; `image_created` is the image's
+    /// creation time (for the init layer's directories).
+    pub fn read(
+        connection: Connection,
+        hidden: Vec<HiddenSubtree>,
+        image_created: u64,
+    ) -> anyhow::Result<WalkedTree> {
+        Self::read_cached(connection, hidden, image_created, None, None)
+    }
+
+    /// As [`WalkedTree::read`], with `cached` (this image's index from
+    /// rslim's cache) in place of a walk; a walk's index is kept in `cache`.
+    pub fn read_cached(
+        mut connection: Connection,
+        hidden: Vec<HiddenSubtree>,
+        image_created: u64,
+        cache: Option<&CacheEntry>,
+        cached: Option<Index>,
+    ) -> anyhow::Result<WalkedTree> {
+        let index = match cached {
+            Some(index) => index,
+            None => {
+                Request::Walk.write_to(&mut connection.writer)?;
+                connection.writer.flush()?;
+                let mut saving = cache.and_then(|entry| entry.save().ok());
+                let tee = Tee {
+                    inner: &mut connection.reader,
+                    saving: saving.as_mut(),
+                };
+                let index = Index::read(&mut io::BufReader::with_capacity(256 << 10, tee))?;
+                // A cache that cannot be written costs the next build a walk, nothing more.
+                let _ = saving.map(Saving::commit);
+                index
+            }
+        };
+        let mut tree = WalkedTree {
+            nodes: index.nodes,
+            served_paths: index.served_paths,
+            hidden: Vec::new(),
+            served: Mutex::new(Served {
+                connection,
+                broken: false,
+            }),
+            prefixes: Mutex::new(PrefixCache::default()),
+            index_from_cache: index.from_cache,
+        };
+        // Only the engine's own files may be hidden, and the subtrees read
+        // from the never-started walker: anything else would be missing.
+        let mut subtrees: HashMap<PathBuf, RootFs> = HashMap::new();
+        for subtree in hidden {
+            match (subtree.mounted, subtree.tree) {
+                (true, Some(tree)) => {
+                    subtrees.insert(subtree.path, tree);
+                }
+                (true, None) => {}
+                (false, before) => tree.restore(&subtree.path, before.as_ref()),
+            }
+        }
+        for mount in index.mounts {
+            if let Some(subtree) = subtrees.remove(&mount) {
+                tree.graft(&mount, subtree);
+            } else if !INIT_LAYER_FILES.iter().any(|f| Path::new(f) == mount) {
+                bail!(
+                    "{} is a mount point in the walker, and its files cannot be read",
+                    mount.display()
+                );
+            }
+        }
+        export::undo_init_layer(&mut tree.nodes, image_created);
+        Ok(tree)
+    }
+
+    /// The index came from rslim's cache, not from a walk.
+    pub fn index_from_cache(&self) -> bool {
+        self.index_from_cache
     }
 
     /// Gives directory `dir` the metadata it had before the walker started
@@ -378,6 +464,52 @@ impl WalkedTree {
             served,
             remaining: reply.len,
         })
+    }
+}
+
+/// Requests in flight at once when prefetching.
+const PREFETCH_WINDOW: usize = 64;
+
+impl WalkedTree {
+    /// Sends the read requests of `window` (content id, length), then reads
+    /// the replies in order into the prefix cache.
+    fn prefetch_window(&self, window: &[(u64, u64)]) -> io::Result<()> {
+        let mut served = self.served.lock().map_err(|_| broken())?;
+        if served.broken {
+            return Err(broken());
+        }
+        served.broken = true;
+        let connection = &mut served.connection;
+        for &(id, len) in window {
+            Request::Read {
+                path: self.served_paths[id as usize]
+                    .as_os_str()
+                    .as_bytes()
+                    .to_vec(),
+                offset: 0,
+                len,
+            }
+            .write_to(&mut connection.writer)?;
+        }
+        connection.writer.flush()?;
+        for &(id, _) in window {
+            let reply = Reply::read_from(&mut connection.reader)?;
+            let mut bytes = Vec::with_capacity(reply.len.min(1 << 20) as usize);
+            (&mut connection.reader)
+                .take(reply.len)
+                .read_to_end(&mut bytes)?;
+            if bytes.len() as u64 != reply.len {
+                return Err(broken());
+            }
+            // A file that cannot be read is left for its own read to report.
+            if reply.ok {
+                if let Ok(mut cache) = self.prefixes.lock() {
+                    cache.put(id, &bytes);
+                }
+            }
+        }
+        served.broken = false;
+        Ok(())
     }
 }
 
@@ -487,6 +619,45 @@ impl FsTree for WalkedTree {
 
     fn list(&self, dir: &Path) -> Vec<PathBuf> {
         super::overlay::children(&self.nodes, dir)
+    }
+
+    /// Asks for up to [`PREFETCH_WINDOW`] files before reading the first
+    /// reply, into the prefix cache: a window's requests are a few kB, so
+    /// they fit in the pipes to the walker even while it writes replies,
+    /// and nothing can block. What is already cached, too large for the
+    /// cache, or not served by the walker is left to a read of its own.
+    fn prefetch(&self, paths: &[PathBuf]) {
+        let mut wanted: Vec<(u64, u64)> = Vec::new();
+        let mut budget = PrefixCache::MAX_TOTAL / 2;
+        {
+            let Ok(cache) = self.prefixes.lock() else {
+                return;
+            };
+            for path in paths {
+                let Ok(content) = node::file_content_in(&self.nodes, path) else {
+                    continue;
+                };
+                let size = content.size as usize;
+                let fits = size <= PrefixCache::MAX_READ && size <= budget;
+                if content.layer != SERVED
+                    || !fits
+                    || cache
+                        .get(content.offset, content.size, content.size)
+                        .is_some()
+                {
+                    continue;
+                }
+                if wanted.iter().all(|(id, _)| *id != content.offset) {
+                    budget -= size;
+                    wanted.push((content.offset, content.size));
+                }
+            }
+        }
+        for window in wanted.chunks(PREFETCH_WINDOW) {
+            if self.prefetch_window(window).is_err() {
+                return;
+            }
+        }
     }
 
     fn walk(&self, dir: &Path, visit: &mut dyn FnMut(&Path, &NodeKind)) {

@@ -215,6 +215,22 @@ fn listed_paths(text: &str) -> Vec<PathBuf> {
 fn read_dpkg(tree: &dyn FsTree) -> Vec<Package> {
     let mut packages = Vec::new();
     if let Some(status) = read_text(tree, Path::new(DPKG_STATUS)) {
+        // Every package's file list, asked for at once (a hundred or more
+        // small files: one by one, each is a round trip to the walker).
+        let lists: Vec<PathBuf> = status
+            .split("\n\n")
+            .filter_map(package_from_stanza)
+            .flat_map(|package| {
+                let arch = &package.architecture;
+                [
+                    format!("{DPKG_INFO}/{}:{arch}.list", package.name),
+                    format!("{DPKG_INFO}/{}.list", package.name),
+                ]
+            })
+            .map(PathBuf::from)
+            .filter(|path| matches!(tree.kind(path), Some(NodeKind::File { .. })))
+            .collect();
+        tree.prefetch(&lists);
         for stanza in status.split("\n\n") {
             // Removed packages keep a stanza (and conffiles) but own no files.
             let installed = field(stanza, "Status").is_some_and(|s| s.ends_with(" installed"));

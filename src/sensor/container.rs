@@ -180,7 +180,15 @@ impl ProfilingContainer {
             } else {
                 vec!["SYS_ADMIN".into()]
             },
-            env: launch.env.clone(),
+            env: launch
+                .env
+                .iter()
+                .cloned()
+                .chain(
+                    std::env::var_os("RSLIM_AB_NOLINGER")
+                        .map(|_| "RSLIM_AB_NOLINGER=1".to_string()),
+                )
+                .collect(),
             volumes: run.volume_paths(),
             volumes_as: VolumeMount::Labelled,
             ..ContainerSpec::default()
@@ -303,8 +311,9 @@ impl ProfilingContainer {
     /// Ends profiling and returns what the sensor saw. With a signal, sends
     /// it (the sensor forwards it and gives the app its grace time); then
     /// waits for the findings. The sensor writes them (atomically) as soon as
-    /// the app is gone, before the container is torn down, so they are
-    /// fetched as soon as they appear instead of after Docker's teardown.
+    /// the app is gone and, after a stop we asked for, stays until it is
+    /// removed (`supervise::linger`), so they are read from the running
+    /// container instead of after the engine's teardown.
     pub async fn stop_and_collect(
         &self,
         docker: &Docker,
@@ -319,7 +328,7 @@ impl ProfilingContainer {
                 if let Ok(findings) = self.findings(docker).await {
                     return findings;
                 }
-                tokio::time::sleep(Duration::from_millis(25)).await;
+                tokio::time::sleep(Duration::from_millis(15)).await;
             }
         };
         let exited = async {

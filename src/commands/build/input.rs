@@ -64,6 +64,11 @@ async fn open_engine_image(docker: &Docker, args: &BuildArgs, name: &str) -> Res
         None if args.fs_source == FsSource::Walk => OriginalSource::Walk {
             image_id: image_id.clone(),
             config_bytes: config_bytes.clone(),
+            // The cache's key: the engine's own account of the layers.
+            cached_by: (!args.no_cache)
+                .then(|| inspect.root_fs.as_ref().and_then(|r| r.layers.clone()))
+                .flatten()
+                .unwrap_or_default(),
         },
         None => OriginalSource::Export {
             image_id: image_id.clone(),

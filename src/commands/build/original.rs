@@ -7,6 +7,7 @@ use std::sync::Arc;
 use crate::docker::{CreatedContainers, Docker};
 use crate::error::{ExitKind, FailWith, Failure, Result};
 use crate::image::node::{ContentSource, Node};
+use crate::image::walked::cache::IndexCache;
 use crate::image::{source, verify, ImageArchive, ImageConfig, RootFs, WalkedTree};
 use crate::resolve::tree::FsTree;
 use crate::sensor::container::container_name;
@@ -62,6 +63,9 @@ pub enum OriginalSource {
     Walk {
         image_id: String,
         config_bytes: Vec<u8>,
+        /// The image's layers (`diff_ids`), to find the walk's index in
+        /// rslim's cache and keep it there; empty: no cache.
+        cached_by: Vec<String>,
     },
     /// `docker export` of a container created from the image and never
     /// started (see [`source`]); `config_bytes` is the image's config document.
@@ -85,18 +89,36 @@ pub async fn read_original(
         OriginalSource::Walk {
             image_id,
             config_bytes,
+            cached_by,
         } => {
             let name = container_name("walk");
-            let walked =
-                source::walk_in_container(&docker, &created, name, &image_id, config_bytes.clone())
-                    .await;
+            let config = ImageConfig::parse(&config_bytes).fail_with(ExitKind::Internal)?;
+            let volumes = config.run.volume_paths();
+            let cache = IndexCache::from_env()
+                .and_then(|cache| cache.entry(docker.engine().kind, &cached_by, &volumes));
+            let walked = source::walk_in_container(
+                &docker,
+                &created,
+                name,
+                &image_id,
+                config_bytes.clone(),
+                cache,
+            )
+            .await;
             match walked {
                 Ok(tree) => {
+                    if tree.index_from_cache() {
+                        notes.push(
+                            "the index of the image's files came from rslim's cache, written \
+                             by an earlier walk of the same layers (--no-cache walks again)"
+                                .to_string(),
+                        );
+                    }
                     return Ok(Original {
                         config: ImageConfig::parse(&config_bytes).fail_with(ExitKind::Internal)?,
                         tree: OriginalTree::Walked(tree),
                         notes,
-                    })
+                    });
                 }
                 Err(failure) => {
                     notes.push(format!(
