@@ -35,6 +35,37 @@ fn build_with(image: &str, source: &str) -> Value {
     report.expect("no report written")
 }
 
+/// A walker build of `image` with its index cache in `cache`.
+fn build_cached(image: &str, cache: &std::path::Path) -> Value {
+    let tag = "rslim-test/walk-cached:slim";
+    let dir = tempfile::tempdir().unwrap();
+    let report = dir.path().join("report.json");
+    let child = std::process::Command::new(env!("CARGO_BIN_EXE_rslim"))
+        .args(["build", image, "--tag", tag, "--report"])
+        .arg(&report)
+        .env("RSLIM_CACHE_DIR", cache)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let pid = child.id();
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{image}: {}", stderr(&out));
+    let left = leftovers_of(pid);
+    assert!(left.is_empty(), "{image}: left {left:?} behind");
+    remove_image(tag);
+    serde_json::from_slice(&std::fs::read(report).unwrap()).unwrap()
+}
+
+fn from_cache(report: &Value) -> bool {
+    report["notes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(Value::as_str)
+        .any(|note| note.contains("came from rslim's cache"))
+}
+
 fn kept(report: &Value) -> Vec<(String, String, String)> {
     report["kept"]
         .as_array()
@@ -89,6 +120,38 @@ fn walk_and_export_give_the_same_slim_images() {
             "{image}: images differ"
         );
     }
+}
+
+/// The walk's index kept by a first build serves the second, which must
+/// give the same image as the walk (and as the export, above). Images that
+/// share their lower layers (all of these share the base) never share an
+/// index: each one's first build walks.
+#[test]
+fn a_cached_index_gives_the_same_slim_image_and_only_to_its_own_image() {
+    let _daemon = exclusive();
+    let cache = tempfile::tempdir().unwrap();
+    for image in IMAGES {
+        require_image(image);
+        let walked = build_cached(image, cache.path());
+        assert!(!from_cache(&walked), "{image}: another image's index was used");
+        let cached = build_cached(image, cache.path());
+        assert!(from_cache(&cached), "{image}: the kept index was not used");
+        assert_eq!(kept(&walked), kept(&cached), "{image}: kept sets differ");
+        assert_eq!(walked["layer_digest"], cached["layer_digest"], "{image}");
+        assert_eq!(walked["slim_id"], cached["slim_id"], "{image}");
+    }
+    // A damaged index is walked again, and replaced.
+    let image = IMAGES[0];
+    let index_dir = cache.path().join("walk-index");
+    let before: Vec<_> = std::fs::read_dir(&index_dir).unwrap().flatten().collect();
+    assert_eq!(before.len(), IMAGES.len(), "one index per image");
+    for entry in &before {
+        let bytes = std::fs::read(entry.path()).unwrap();
+        std::fs::write(entry.path(), &bytes[..bytes.len() / 2]).unwrap();
+    }
+    let rewalked = build_cached(image, cache.path());
+    assert!(!from_cache(&rewalked), "a cut-short index was used");
+    assert!(from_cache(&build_cached(image, cache.path())), "not replaced");
 }
 
 #[test]
