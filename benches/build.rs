@@ -475,7 +475,10 @@ impl Row {
             self.peak_rss_kb as f64 / 1024.0
         );
         for (which, build) in [
-            ("first build", (|m: &Measured| &m.first) as fn(&Measured) -> &Build),
+            (
+                "first build",
+                (|m: &Measured| &m.first) as fn(&Measured) -> &Build,
+            ),
             ("again", |m: &Measured| &m.again),
         ] {
             println!("  stages of the {which} (ms, median, then each run)");

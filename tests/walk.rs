@@ -133,7 +133,10 @@ fn a_cached_index_gives_the_same_slim_image_and_only_to_its_own_image() {
     for image in IMAGES {
         require_image(image);
         let walked = build_cached(image, cache.path());
-        assert!(!from_cache(&walked), "{image}: another image's index was used");
+        assert!(
+            !from_cache(&walked),
+            "{image}: another image's index was used"
+        );
         let cached = build_cached(image, cache.path());
         assert!(from_cache(&cached), "{image}: the kept index was not used");
         assert_eq!(kept(&walked), kept(&cached), "{image}: kept sets differ");
@@ -151,7 +154,10 @@ fn a_cached_index_gives_the_same_slim_image_and_only_to_its_own_image() {
     }
     let rewalked = build_cached(image, cache.path());
     assert!(!from_cache(&rewalked), "a cut-short index was used");
-    assert!(from_cache(&build_cached(image, cache.path())), "not replaced");
+    assert!(
+        from_cache(&build_cached(image, cache.path())),
+        "not replaced"
+    );
 }
 
 #[test]

@@ -53,6 +53,34 @@ impl Docker {
         Ok(())
     }
 
+    /// Loads the docker-save tar that `write` produces on a blocking thread,
+    /// streamed: nothing is spooled. An error of `write` wins over the
+    /// engine's, whose view of a stream cut short says less.
+    pub async fn load_written<F>(&self, write: F) -> Result<()>
+    where
+        F: FnOnce(&mut dyn Write) -> Result<()> + Send + 'static,
+    {
+        let (sender, receiver) = tokio::sync::mpsc::channel::<io::Result<Bytes>>(4);
+        let producer = tokio::task::spawn_blocking(move || {
+            let mut out = ChannelWriter {
+                sender: sender.clone(),
+                buffer: Vec::with_capacity(CHUNK),
+            };
+            let written = write(&mut out).and_then(|()| out.flush().fail_with(ExitKind::Internal));
+            if let Err(e) = &written {
+                // Ending the body with an error makes the engine drop the load.
+                drop(sender.blocking_send(Err(io::Error::other(e.to_string()))));
+            }
+            written
+        });
+        let stream = futures_util::stream::unfold(receiver, |mut receiver| async move {
+            receiver.recv().await.map(|chunk| (chunk, receiver))
+        });
+        let loaded = self.load_stream(stream).await;
+        producer.await.fail_with(ExitKind::Internal)??;
+        loaded
+    }
+
     /// Removes the tag `reference`; the engine deletes the image with it when
     /// it was the image's last name. `false` when there was no such tag.
     pub async fn untag_image(&self, reference: &str) -> Result<bool> {
@@ -165,27 +193,13 @@ impl CreatedImages {
             tag: tag.to_string(),
             maybe_late: maybe_late.clone(),
         });
-        let (sender, receiver) = tokio::sync::mpsc::channel::<io::Result<Bytes>>(4);
-        let producer = tokio::task::spawn_blocking(move || {
-            let mut out = ChannelWriter {
-                sender: sender.clone(),
-                buffer: Vec::with_capacity(CHUNK),
-            };
-            let written = write(&mut out).and_then(|()| out.flush().fail_with(ExitKind::Internal));
-            match &written {
-                Ok(()) => maybe_late.store(true, Ordering::Relaxed),
-                // Ending the body with an error makes the engine drop the load.
-                Err(e) => drop(sender.blocking_send(Err(io::Error::other(e.to_string())))),
-            }
-            written
-        });
-        let stream = futures_util::stream::unfold(receiver, |mut receiver| async move {
-            receiver.recv().await.map(|chunk| (chunk, receiver))
-        });
-        let loaded = docker.load_stream(stream).await;
-        let produced = producer.await.fail_with(ExitKind::Internal)?;
-        produced?;
-        loaded?;
+        docker
+            .load_written(move |out| {
+                write(out)?;
+                maybe_late.store(true, Ordering::Relaxed);
+                Ok(())
+            })
+            .await?;
         if let Some(recorded) = self.tags().iter().find(|r| r.tag == tag) {
             recorded.maybe_late.store(false, Ordering::Relaxed);
         }

@@ -13,13 +13,12 @@ use bollard::models::{
 };
 use bollard::query_parameters::{
     CreateContainerOptionsBuilder, CreateImageOptionsBuilder, DownloadFromContainerOptionsBuilder,
-    ImportImageOptionsBuilder, KillContainerOptionsBuilder, LogsOptionsBuilder,
-    RemoveContainerOptionsBuilder, TagImageOptionsBuilder, UploadToContainerOptionsBuilder,
-    WaitContainerOptionsBuilder,
+    KillContainerOptionsBuilder, LogsOptionsBuilder, RemoveContainerOptionsBuilder,
+    TagImageOptionsBuilder, UploadToContainerOptionsBuilder, WaitContainerOptionsBuilder,
 };
 use bytes::Bytes;
 use futures_util::{StreamExt, TryStreamExt};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::AsyncWriteExt;
 
 use crate::error::{ExitKind, FailWith, Failure, Result};
 
@@ -277,25 +276,6 @@ impl Docker {
     ) -> Result<u64> {
         let what = "cannot export the image's filesystem".to_string();
         spool(self.api.export_container(container), out, what).await
-    }
-
-    /// `docker load` from an archive file, streamed.
-    pub async fn load_image(&self, archive: std::fs::File) -> Result<()> {
-        let file = tokio::fs::File::from_std(archive);
-        let chunks = futures_util::stream::try_unfold(file, |mut file| async move {
-            let mut buf = vec![0u8; 256 << 10];
-            let n = file.read(&mut buf).await?;
-            buf.truncate(n);
-            Ok::<_, std::io::Error>((n > 0).then_some((Bytes::from(buf), file)))
-        });
-        let options = ImportImageOptionsBuilder::default().quiet(true).build();
-        let mut progress = self
-            .api
-            .import_image(options, bollard::body_try_stream(chunks), None);
-        while let Some(step) = progress.next().await {
-            step.map_err(|e| api_failure("the daemon refused the slim image".into(), e))?;
-        }
-        Ok(())
     }
 
     pub async fn tag_image(&self, image: &str, reference: &str) -> Result<()> {

@@ -97,4 +97,9 @@ impl Node {
 /// the spooled image archive; the writer only needs this.
 pub trait ContentSource {
     fn open(&self, content: &ContentRef) -> std::io::Result<Box<dyn std::io::Read + '_>>;
+
+    /// Says that `contents` will be opened next, in that order, so a source
+    /// whose every open is a round trip (the walker's) can ask for the
+    /// small ones at once. Only ever a hint.
+    fn prefetch(&self, _contents: &[ContentRef]) {}
 }

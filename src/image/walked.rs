@@ -511,6 +511,43 @@ impl WalkedTree {
         served.broken = false;
         Ok(())
     }
+
+    /// Reads the first `limit` bytes (all, when fewer) of each of
+    /// `contents` into the prefix cache, asking for up to
+    /// [`PREFETCH_WINDOW`] before reading the first reply: a window's
+    /// requests are a few kB, so they fit in the pipes to the walker even
+    /// while it writes replies, and nothing can block. What is already
+    /// cached, too large for the cache, or not served by the walker is left
+    /// to a read of its own.
+    fn prefetch_heads(&self, contents: &[ContentRef], limit: u64) {
+        let mut wanted: Vec<(u64, u64)> = Vec::new();
+        let mut budget = PrefixCache::MAX_TOTAL / 2;
+        {
+            let Ok(cache) = self.prefixes.lock() else {
+                return;
+            };
+            for content in contents {
+                let len = content.size.min(limit) as usize;
+                let fits = len <= PrefixCache::MAX_READ && len <= budget;
+                if content.layer != SERVED
+                    || !fits
+                    || cache
+                        .get(content.offset, content.size, len as u64)
+                        .is_some()
+                    || wanted.iter().any(|(id, _)| *id == content.offset)
+                {
+                    continue;
+                }
+                budget -= len;
+                wanted.push((content.offset, len as u64));
+            }
+        }
+        for window in wanted.chunks(PREFETCH_WINDOW) {
+            if self.prefetch_window(window).is_err() {
+                return;
+            }
+        }
+    }
 }
 
 fn broken() -> io::Error {
@@ -565,6 +602,15 @@ impl Drop for ServedBytes<'_> {
 impl ContentSource for WalkedTree {
     fn open(&self, content: &ContentRef) -> io::Result<Box<dyn Read + '_>> {
         if content.layer == SERVED {
+            // Prefetched whole: no round trip.
+            let cached = self
+                .prefixes
+                .lock()
+                .ok()
+                .and_then(|cache| cache.get(content.offset, content.size, content.size));
+            if let Some(bytes) = cached.filter(|b| b.len() as u64 == content.size) {
+                return Ok(Box::new(io::Cursor::new(bytes)));
+            }
             let bytes = self.request(content.offset, content.size)?;
             if bytes.remaining != content.size {
                 return Err(io::Error::new(
@@ -585,6 +631,10 @@ impl ContentSource for WalkedTree {
             layer: 0,
             ..*content
         })
+    }
+
+    fn prefetch(&self, contents: &[ContentRef]) {
+        self.prefetch_heads(contents, u64::MAX);
     }
 }
 
@@ -621,43 +671,12 @@ impl FsTree for WalkedTree {
         super::overlay::children(&self.nodes, dir)
     }
 
-    /// Asks for up to [`PREFETCH_WINDOW`] files before reading the first
-    /// reply, into the prefix cache: a window's requests are a few kB, so
-    /// they fit in the pipes to the walker even while it writes replies,
-    /// and nothing can block. What is already cached, too large for the
-    /// cache, or not served by the walker is left to a read of its own.
-    fn prefetch(&self, paths: &[PathBuf]) {
-        let mut wanted: Vec<(u64, u64)> = Vec::new();
-        let mut budget = PrefixCache::MAX_TOTAL / 2;
-        {
-            let Ok(cache) = self.prefixes.lock() else {
-                return;
-            };
-            for path in paths {
-                let Ok(content) = node::file_content_in(&self.nodes, path) else {
-                    continue;
-                };
-                let size = content.size as usize;
-                let fits = size <= PrefixCache::MAX_READ && size <= budget;
-                if content.layer != SERVED
-                    || !fits
-                    || cache
-                        .get(content.offset, content.size, content.size)
-                        .is_some()
-                {
-                    continue;
-                }
-                if wanted.iter().all(|(id, _)| *id != content.offset) {
-                    budget -= size;
-                    wanted.push((content.offset, content.size));
-                }
-            }
-        }
-        for window in wanted.chunks(PREFETCH_WINDOW) {
-            if self.prefetch_window(window).is_err() {
-                return;
-            }
-        }
+    fn prefetch(&self, paths: &[PathBuf], limit: u64) {
+        let contents: Vec<ContentRef> = paths
+            .iter()
+            .filter_map(|path| node::file_content_in(&self.nodes, path).ok())
+            .collect();
+        self.prefetch_heads(&contents, limit);
     }
 
     fn walk(&self, dir: &Path, visit: &mut dyn FnMut(&Path, &NodeKind)) {

@@ -64,6 +64,15 @@ impl ContentSource for WithExtras<'_> {
             .ok_or_else(|| io::Error::new(io::ErrorKind::NotFound, "no such extra file"))?;
         Ok(Box::new(*bytes))
     }
+
+    fn prefetch(&self, contents: &[ContentRef]) {
+        let original: Vec<ContentRef> = contents
+            .iter()
+            .filter(|content| content.layer != EXTRA_LAYER)
+            .copied()
+            .collect();
+        self.original.prefetch(&original);
+    }
 }
 
 #[cfg(test)]

@@ -59,7 +59,15 @@ pub fn write_layer<W: Write>(
     // The tar name of the first file of each inode, for hard links to point at.
     let mut written_inodes: HashMap<ContentRef, Vec<u8>> = HashMap::new();
 
-    for node in ordered {
+    // Where the next look-ahead starts: small files are announced to the
+    // source a window at a time, so the walker's round trips overlap.
+    let mut announced = 0;
+    for (index, node) in ordered.iter().enumerate() {
+        if index == announced {
+            let (window, end) = lookahead(&ordered[index..]);
+            source.prefetch(&window);
+            announced = index + end.max(1);
+        }
         let Some(name) = tar_name(&node.path)? else {
             // The root directory itself is not an entry in Docker layers.
             continue;
@@ -86,6 +94,33 @@ pub fn write_layer<W: Write>(
     summary.size = size;
     Ok(summary)
 }
+
+/// Small files, in the order they will be written, up to
+/// [`LOOKAHEAD_FILES`] of them or [`LOOKAHEAD_BYTES`] in all; and how many
+/// nodes that window spans.
+fn lookahead(nodes: &[&Node]) -> (Vec<ContentRef>, usize) {
+    let mut window = Vec::new();
+    let mut bytes = 0;
+    for (index, node) in nodes.iter().enumerate() {
+        let Some(content) = node.content.filter(|_| node.is_file()) else {
+            continue;
+        };
+        if content.size > LOOKAHEAD_SMALL {
+            continue;
+        }
+        if window.len() == LOOKAHEAD_FILES || bytes + content.size > LOOKAHEAD_BYTES {
+            return (window, index);
+        }
+        bytes += content.size;
+        window.push(content);
+    }
+    (window, nodes.len())
+}
+
+/// Files up to this size are announced ahead; larger ones stream on their own.
+const LOOKAHEAD_SMALL: u64 = 64 << 10;
+const LOOKAHEAD_FILES: usize = 64;
+const LOOKAHEAD_BYTES: u64 = 1 << 20;
 
 fn append_node<W: Write>(
     builder: &mut Builder<W>,

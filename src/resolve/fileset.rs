@@ -557,6 +557,10 @@ fn keep_wanted(
 
 /// Adds what each kept file needs to run, until nothing new turns up:
 /// libraries can be scripts' interpreters' libraries, and so on.
+/// The most of a file's start that resolution reads to tell what it is:
+/// the ELF identity (20 bytes) or a script's `#!` line (up to 256).
+const HEAD_BYTES: u64 = 256;
+
 fn close_over_needs(
     tree: &dyn FsTree,
     run: &RunConfig,
@@ -568,6 +572,8 @@ fn close_over_needs(
     let mut missing_interpreters = BTreeSet::new();
     while !pending.is_empty() {
         let batch = std::mem::take(&mut pending);
+        // Each file's head (ELF identity, `#!` line) at once, not a round trip each.
+        tree.prefetch(&batch, HEAD_BYTES);
         let closure = libraries.closure(&batch);
         for dependency in closure.files {
             let found = Resolved {

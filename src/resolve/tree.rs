@@ -17,10 +17,11 @@ pub trait FsTree {
     /// The entries directly inside directory `dir`, as absolute paths, sorted.
     fn list(&self, dir: &Path) -> Vec<PathBuf>;
 
-    /// Says that the regular files `paths` will be read whole next, so a
-    /// tree whose every read is a round trip (the walker's) can ask for
-    /// them all at once. Only ever a hint: reads answer the same without it.
-    fn prefetch(&self, _paths: &[PathBuf]) {}
+    /// Says that up to `limit` bytes of each of the regular files `paths`
+    /// will be read next, so a tree whose every read is a round trip (the
+    /// walker's) can ask for them all at once. Only ever a hint: reads
+    /// answer the same without it.
+    fn prefetch(&self, _paths: &[PathBuf], _limit: u64) {}
 
     /// Every path below directory `dir` with its kind, depth first in
     /// [`list`](FsTree::list) order, a directory just before what is in it;

@@ -178,26 +178,16 @@ pub async fn write(
     })
 }
 
-/// `docker load` of the slim image under its tags.
+/// `docker load` of the slim image under its tags, the archive streamed
+/// to the engine as it is written.
 async fn load_tagged(docker: &Docker, slim: &Arc<SlimFiles>, tags: &[String]) -> Result<()> {
-    let archive_path = slim.dir.path().join("image.tar");
-    let (slim_owned, tags_owned, path) = (slim.clone(), tags.to_vec(), archive_path.clone());
-    tokio::task::spawn_blocking(move || {
-        let mut archive = BufWriter::new(std::fs::File::create(&path)?);
-        write_docker_archive(
-            &slim_owned.config_bytes,
-            &slim_owned.layer,
-            &tags_owned,
-            &mut archive,
-        )?;
-        archive.flush()
-    })
-    .await
-    .fail_with(ExitKind::Internal)?
-    .fail_with(ExitKind::Internal)?;
-    let archive = std::fs::File::open(&archive_path).fail_with(ExitKind::Internal)?;
-    docker.load_image(archive).await?;
-    std::fs::remove_file(&archive_path).fail_with(ExitKind::Internal)
+    let (slim, tags) = (slim.clone(), tags.to_vec());
+    docker
+        .load_written(move |out| {
+            write_docker_archive(&slim.config_bytes, &slim.layer, &tags, out)
+                .fail_with(ExitKind::Internal)
+        })
+        .await
 }
 
 /// Puts the slim image into the engine only for this run (to verify it):
