@@ -432,6 +432,11 @@ impl WalkedTree {
 
     /// Up to `len` bytes of a file the walker serves, from its start.
     fn request(&self, id: u64, len: u64) -> io::Result<ServedBytes<'_>> {
+        self.request_at(id, 0, len)
+    }
+
+    /// Up to `len` bytes of a file the walker serves, from `offset`.
+    fn request_at(&self, id: u64, offset: u64, len: u64) -> io::Result<ServedBytes<'_>> {
         let path = self
             .served_paths
             .get(id as usize)
@@ -444,7 +449,7 @@ impl WalkedTree {
         let connection = &mut served.connection;
         Request::Read {
             path: path.as_os_str().as_bytes().to_vec(),
-            offset: 0,
+            offset,
             len,
         }
         .write_to(&mut connection.writer)?;
@@ -669,6 +674,18 @@ impl FsTree for WalkedTree {
 
     fn list(&self, dir: &Path) -> Vec<PathBuf> {
         super::overlay::children(&self.nodes, dir)
+    }
+
+    fn read_at(&self, path: &Path, offset: u64, len: u64) -> io::Result<Vec<u8>> {
+        let content = node::file_content_in(&self.nodes, path)?;
+        if content.layer != SERVED || offset == 0 {
+            let mut bytes = self.read(path, offset.saturating_add(len))?;
+            return Ok(bytes.split_off((offset as usize).min(bytes.len())));
+        }
+        let mut bytes = Vec::with_capacity(len.min(content.size) as usize);
+        self.request_at(content.offset, offset, len)?
+            .read_to_end(&mut bytes)?;
+        Ok(bytes)
     }
 
     fn prefetch(&self, paths: &[PathBuf], limit: u64) {

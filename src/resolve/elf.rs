@@ -68,8 +68,112 @@ pub fn read_elf_info(tree: &dyn FsTree, path: &Path) -> Option<ElfInfo> {
     };
     // Checking the magic first avoids reading large data files whole.
     elf_identity(tree, &real)?;
-    let bytes = tree.read(&real, size).ok()?;
-    let elf = goblin::elf::Elf::parse(&bytes).ok()?;
+    if size > READ_WHOLE_UP_TO {
+        if let Some(info) = dynamic_parts(tree, &real, size).and_then(|image| elf_info(&image)) {
+            return Some(info);
+        }
+    }
+    elf_info(&tree.read(&real, size).ok()?)
+}
+
+/// ELF files up to this size are read whole; larger ones only in the parts
+/// dynamic loading reads (most of a binary is code and data).
+const READ_WHOLE_UP_TO: u64 = 256 << 10;
+/// The first read of a large ELF: the file header, and nearly always the
+/// program headers and the dynamic-linking sections of the first segment.
+const ELF_HEAD: u64 = 64 << 10;
+
+/// An image of the file as long as it, holding only what [`elf_info`]
+/// reads: the headers, the section table and its names, `PT_INTERP`,
+/// `PT_DYNAMIC`, and the sections of dynamic symbols, their strings, hash
+/// tables, versions and relocations; zeros elsewhere (pages never written,
+/// so they cost no memory). `None` when a part the dynamic section names
+/// lies outside what was read (no section table, an odd layout): the file
+/// is then read whole. Each part is a request of its own to the walker
+/// instead of the whole file: a few kB against megabytes.
+fn dynamic_parts(tree: &dyn FsTree, path: &Path, size: u64) -> Option<Vec<u8>> {
+    use goblin::container::Ctx;
+    use goblin::elf::dynamic::Dynamic;
+    use goblin::elf::program_header::{ProgramHeader, PT_DYNAMIC, PT_INTERP};
+    use goblin::elf::section_header::{self as sh, SectionHeader};
+
+    let mut image = vec![0u8; usize::try_from(size).ok()?];
+    let mut filled: Vec<(u64, u64)> = Vec::new();
+    let mut fill = |image: &mut Vec<u8>, offset: u64, len: u64| -> Option<()> {
+        let end = offset.checked_add(len).filter(|&end| end <= size)?;
+        if len == 0 || filled.iter().any(|&(s, e)| s <= offset && end <= e) {
+            return Some(());
+        }
+        let bytes = tree.read_at(path, offset, len).ok()?;
+        (bytes.len() as u64 == len).then_some(())?;
+        image[offset as usize..end as usize].copy_from_slice(&bytes);
+        filled.push((offset, end));
+        Some(())
+    };
+    fill(&mut image, 0, ELF_HEAD.min(size))?;
+    let header = goblin::elf::Elf::parse_header(&image).ok()?;
+    let ctx = Ctx::new(header.container().ok()?, header.endianness().ok()?);
+    let table = |offset: u64, count: u16, entry: u16| (offset, u64::from(count) * u64::from(entry));
+    let (offset, len) = table(header.e_phoff, header.e_phnum, header.e_phentsize);
+    fill(&mut image, offset, len)?;
+    let (offset, len) = table(header.e_shoff, header.e_shnum, header.e_shentsize);
+    if len == 0 {
+        return None;
+    }
+    fill(&mut image, offset, len)?;
+    let segments =
+        ProgramHeader::parse(&image, header.e_phoff as usize, header.e_phnum.into(), ctx).ok()?;
+    for segment in segments.iter().filter(|s| matches!(s.p_type, PT_INTERP | PT_DYNAMIC)) {
+        fill(&mut image, segment.p_offset, segment.p_filesz)?;
+    }
+    let sections =
+        SectionHeader::parse(&image, header.e_shoff as usize, header.e_shnum.into(), ctx).ok()?;
+    let mut wanted = vec![usize::from(header.e_shstrndx)];
+    for (index, section) in sections.iter().enumerate() {
+        match section.sh_type {
+            sh::SHT_DYNSYM => wanted.extend([index, section.sh_link as usize]),
+            sh::SHT_DYNAMIC
+            | sh::SHT_GNU_HASH
+            | sh::SHT_HASH
+            | sh::SHT_GNU_VERSYM
+            | sh::SHT_GNU_VERDEF
+            | sh::SHT_GNU_VERNEED
+            | sh::SHT_RELA
+            | sh::SHT_REL => wanted.push(index),
+            _ => {}
+        }
+    }
+    for section in wanted.iter().filter_map(|&index| sections.get(index)) {
+        if section.sh_type != sh::SHT_NOBITS {
+            fill(&mut image, section.sh_offset, section.sh_size)?;
+        }
+    }
+    // What the dynamic section points at must have been read.
+    if let Some(dynamic) = Dynamic::parse(&image, &segments, ctx).ok()? {
+        let info = &dynamic.info;
+        let read = |offset: usize, len: usize| {
+            let (start, end) = (offset as u64, (offset + len) as u64);
+            len == 0 || filled.iter().any(|&(s, e)| s <= start && end <= e)
+        };
+        let tables = [
+            (info.strtab, info.strsz),
+            (info.symtab, 1),
+            (info.rela, info.relasz),
+            (info.rel, info.relsz),
+            (info.jmprel, info.pltrelsz),
+            (info.gnu_hash.unwrap_or(0) as usize, usize::from(info.gnu_hash.is_some())),
+            (info.hash.unwrap_or(0) as usize, usize::from(info.hash.is_some())),
+        ];
+        if !tables.iter().all(|&(offset, len)| read(offset, len)) {
+            return None;
+        }
+    }
+    Some(image)
+}
+
+/// What dynamic loading reads from an ELF file's bytes.
+fn elf_info(bytes: &[u8]) -> Option<ElfInfo> {
+    let elf = goblin::elf::Elf::parse(bytes).ok()?;
     let split = |entries: &[&str]| -> Vec<String> {
         entries
             .iter()
@@ -233,6 +337,85 @@ mod tests {
         );
         assert_eq!(read_elf_info(&tree, Path::new("/etc/passwd")), None);
         assert_eq!(read_elf_info(&tree, Path::new("/nonexistent/bin")), None);
+    }
+
+    /// Counts the bytes read through it.
+    struct Counting {
+        tree: HostTree,
+        bytes: std::cell::Cell<u64>,
+    }
+
+    impl FsTree for Counting {
+        fn kind(&self, path: &Path) -> Option<NodeKind> {
+            self.tree.kind(path)
+        }
+        fn read(&self, path: &Path, limit: u64) -> std::io::Result<Vec<u8>> {
+            let bytes = self.tree.read(path, limit)?;
+            self.bytes.set(self.bytes.get() + bytes.len() as u64);
+            Ok(bytes)
+        }
+        fn read_at(&self, path: &Path, offset: u64, len: u64) -> std::io::Result<Vec<u8>> {
+            use std::io::{Read, Seek};
+            let mut file = std::fs::File::open(path)?;
+            file.seek(std::io::SeekFrom::Start(offset))?;
+            let mut bytes = Vec::new();
+            file.take(len).read_to_end(&mut bytes)?;
+            self.bytes.set(self.bytes.get() + bytes.len() as u64);
+            Ok(bytes)
+        }
+        fn list(&self, dir: &Path) -> Vec<PathBuf> {
+            self.tree.list(dir)
+        }
+    }
+
+    /// The parts read of every large ELF file of the host's system
+    /// directories say what the whole file says, for a fraction of its bytes.
+    #[test]
+    fn the_dynamic_parts_of_large_elf_files_say_what_the_whole_files_say() {
+        let tree = Counting {
+            tree: HostTree::new("/"),
+            bytes: std::cell::Cell::new(0),
+        };
+        let (mut compared, mut in_parts, mut whole_bytes) = (0, 0, 0u64);
+        for dir in ["/usr/bin", "/usr/sbin", "/usr/lib/x86_64-linux-gnu", "/usr/libexec"] {
+            let Ok(entries) = std::fs::read_dir(dir) else {
+                continue;
+            };
+            for entry in entries.flatten() {
+                let path = entry.path();
+                let Ok(meta) = std::fs::symlink_metadata(&path) else {
+                    continue;
+                };
+                if !meta.is_file() || meta.len() <= READ_WHOLE_UP_TO {
+                    continue;
+                }
+                let bytes = std::fs::read(&path).unwrap();
+                let Some(whole) = bytes.starts_with(b"\x7fELF").then(|| elf_info(&bytes)).flatten()
+                else {
+                    continue;
+                };
+                compared += 1;
+                if let Some(parts) = dynamic_parts(&tree, &path, meta.len()) {
+                    in_parts += 1;
+                    whole_bytes += meta.len();
+                    assert_eq!(elf_info(&parts), Some(whole), "{}", path.display());
+                }
+            }
+        }
+        println!(
+            "{in_parts} of {compared} large ELF files read in parts: {} of {whole_bytes} bytes",
+            tree.bytes.get()
+        );
+        assert!(compared >= 20, "only {compared} large ELF files on this host");
+        assert!(
+            in_parts * 10 >= compared * 9,
+            "only {in_parts} of {compared} were read in parts"
+        );
+        assert!(
+            tree.bytes.get() * 4 < whole_bytes,
+            "the parts were {} bytes of {whole_bytes}",
+            tree.bytes.get()
+        );
     }
 
     #[test]

@@ -17,6 +17,13 @@ pub trait FsTree {
     /// The entries directly inside directory `dir`, as absolute paths, sorted.
     fn list(&self, dir: &Path) -> Vec<PathBuf>;
 
+    /// Up to `len` bytes of the regular file at `path`, from `offset`.
+    /// Trees whose reads are round trips (the walker's) send only these.
+    fn read_at(&self, path: &Path, offset: u64, len: u64) -> io::Result<Vec<u8>> {
+        let mut bytes = self.read(path, offset.saturating_add(len))?;
+        Ok(bytes.split_off((offset as usize).min(bytes.len())))
+    }
+
     /// Says that up to `limit` bytes of each of the regular files `paths`
     /// will be read next, so a tree whose every read is a round trip (the
     /// walker's) can ask for them all at once. Only ever a hint: reads
