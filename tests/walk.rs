@@ -37,13 +37,18 @@ fn build_with(image: &str, source: &str) -> Value {
 
 /// A walker build of `image` with its index cache in `cache`.
 fn build_cached(image: &str, cache: &std::path::Path) -> Value {
-    let tag = "rslim-test/walk-cached:slim";
+    build_env(image, &[("RSLIM_CACHE_DIR", cache.as_os_str())])
+}
+
+/// A walker build of `image` with `env` set.
+fn build_env(image: &str, env: &[(&str, &std::ffi::OsStr)]) -> Value {
+    let tag = "rslim-test/walk-env:slim";
     let dir = tempfile::tempdir().unwrap();
     let report = dir.path().join("report.json");
     let child = std::process::Command::new(env!("CARGO_BIN_EXE_rslim"))
         .args(["build", image, "--tag", tag, "--report"])
         .arg(&report)
-        .env("RSLIM_CACHE_DIR", cache)
+        .envs(env.iter().copied())
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::piped())
         .spawn()
@@ -98,6 +103,22 @@ fn walk_and_export_give_the_same_slim_images() {
         require_image(image);
         let walked = build_with(image, "walk");
         let exported = build_with(image, "export");
+        // The walker that reads the mounted-over places before it starts
+        // (AppArmor and SELinux hosts, Podman) must agree too.
+        let no_cache = tempfile::tempdir().unwrap();
+        let plain = build_env(
+            image,
+            &[
+                ("RSLIM_WALK_VIEW", "0".as_ref()),
+                ("RSLIM_CACHE_DIR", no_cache.path().as_os_str()),
+            ],
+        );
+        assert_eq!(fell_back(&plain), None, "{image}: the plain walk fell back");
+        assert_eq!(kept(&plain), kept(&exported), "{image}: plain walk differs");
+        assert_eq!(
+            plain["slim_id"], exported["slim_id"],
+            "{image}: plain walk differs"
+        );
         assert_eq!(
             fell_back(&walked),
             None,

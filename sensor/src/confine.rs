@@ -331,6 +331,49 @@ struct CapData {
     inheritable: u32,
 }
 
+/// CAP_DAC_OVERRIDE's bit number (linux/capability.h).
+pub(crate) const CAP_DAC_OVERRIDE: u32 = 1;
+
+/// Leaves the process with the capability `keep` alone, in every set and
+/// in the bounding set (the bounding set first: lowering it takes
+/// CAP_SETPCAP, which goes last), and sets no_new_privs.
+pub(crate) fn keep_only_capability(keep: u32) -> io::Result<()> {
+    // SAFETY: prctl and capget/capset with properly sized, live arguments.
+    unsafe {
+        // PR_CAPBSET_READ fails past the kernel's last capability.
+        let mut cap: libc::c_ulong = 0;
+        while libc::prctl(libc::PR_CAPBSET_READ, cap, 0, 0, 0) >= 0 {
+            if cap != libc::c_ulong::from(keep)
+                && libc::prctl(libc::PR_CAPBSET_READ, cap, 0, 0, 0) == 1
+                && libc::prctl(libc::PR_CAPBSET_DROP, cap, 0, 0, 0) != 0
+            {
+                return Err(io::Error::last_os_error());
+            }
+            cap += 1;
+        }
+        let mut header = CapHeader {
+            version: LINUX_CAPABILITY_VERSION_3,
+            pid: 0,
+        };
+        let mut data = [CapData::default(); 2];
+        if libc::syscall(libc::SYS_capget, &mut header, data.as_mut_ptr()) != 0 {
+            return Err(io::Error::last_os_error());
+        }
+        let bit = 1u32 << keep;
+        data[0].effective &= bit;
+        data[0].permitted &= bit;
+        data[0].inheritable &= bit;
+        data[1] = CapData::default();
+        if libc::syscall(libc::SYS_capset, &mut header, data.as_ptr()) != 0 {
+            return Err(io::Error::last_os_error());
+        }
+        if libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0 {
+            return Err(io::Error::last_os_error());
+        }
+    }
+    Ok(())
+}
+
 /// Removes [`DROPPED`] from the bounding set (needs CAP_SETPCAP, which
 /// Docker and Podman grant by default) and from the thread's own sets.
 fn drop_capabilities() -> io::Result<()> {
@@ -594,6 +637,49 @@ mod tests {
                             2
                         } else {
                             0
+                        }
+                    }
+                };
+                unsafe { libc::_exit(code) }
+            }
+            ForkResult::Parent { child } => {
+                assert_eq!(waitpid(child, None).unwrap(), WaitStatus::Exited(child, 0));
+            }
+        }
+    }
+
+    /// The view walker's drop: what is left is CAP_DAC_OVERRIDE alone, in
+    /// every set and in the bounding set, with no_new_privs.
+    #[test]
+    fn the_view_walker_keeps_only_dac_override() {
+        if !nix::unistd::geteuid().is_root() {
+            eprintln!("skipped: lowering the bounding set needs root");
+            return;
+        }
+        // SAFETY: the child reads its own status and exits.
+        match unsafe { fork() }.unwrap() {
+            ForkResult::Child => {
+                let code = match keep_only_capability(CAP_DAC_OVERRIDE) {
+                    Err(_) => 1,
+                    Ok(()) => {
+                        let status = std::fs::read_to_string("/proc/self/status").unwrap();
+                        let field = |name: &str| {
+                            status
+                                .lines()
+                                .find_map(|l| l.strip_prefix(name))
+                                .map(|v| v.trim().to_string())
+                        };
+                        let only_dac = |name: &str| {
+                            field(name).and_then(|hex| u64::from_str_radix(&hex, 16).ok())
+                                == Some(1 << CAP_DAC_OVERRIDE)
+                        };
+                        let sets_ok = ["CapEff:", "CapPrm:", "CapBnd:"].into_iter().all(only_dac);
+                        let inheritable_empty = field("CapInh:")
+                            .and_then(|hex| u64::from_str_radix(&hex, 16).ok())
+                            == Some(0);
+                        match (sets_ok, inheritable_empty, field("NoNewPrivs:").as_deref()) {
+                            (true, true, Some("1")) => 0,
+                            _ => 2,
                         }
                     }
                 };

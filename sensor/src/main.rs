@@ -35,6 +35,7 @@ fn main() {
         [] => run(),
         [flag] if flag == "--listening" => listening::print_listening(),
         [command] if command == "serve-tree" => serve_tree::serve(std::path::Path::new("/")),
+        [command, flag] if command == "serve-tree" && flag == "--view" => serve_tree::serve_view(),
         [command, root] if command == "serve-tree" => serve_tree::serve(std::path::Path::new(root)),
         [command, rest @ ..] if command == "exec" => match ExecRequest::parse(rest) {
             Ok(request) => exec(&request),

@@ -8,6 +8,11 @@
 //! `/sys`, `/dev`, the engine's `/etc/hosts`, a tmpfs at a VOLUME) is not the
 //! image's; rslim reads those few places from the never-started container
 //! instead. rslim's own `/.rslim` is left out too.
+//!
+//! `serve-tree --view` needs none of that: given CAP_SYS_ADMIN, it binds
+//! the container's root, without what is mounted on it, at [`VIEW`], drops
+//! the capability, and serves the tree there: the image's files as the
+//! engine unpacked them, mount points included.
 
 use std::collections::HashSet;
 use std::ffi::{CString, OsStr};
@@ -20,6 +25,46 @@ use std::sync::{mpsc, Condvar, Mutex};
 
 use rslim_sensor::tree::{Entry, Kind, Record, Reply, Request, MAGIC};
 use rslim_sensor::SENSOR_DIR;
+
+/// Where `--view` binds the container's root without its submounts.
+pub const VIEW: &str = "/.rslim/view";
+
+/// `serve-tree --view`: binds `/` (alone, not its submounts) at [`VIEW`]
+/// while the sensor holds CAP_SYS_ADMIN, then, before it reads anything of
+/// the image, keeps only CAP_DAC_OVERRIDE (what the plain walker gets),
+/// and serves the tree at [`VIEW`].
+pub fn serve_view() -> i32 {
+    if let Err(e) = bind_root_at(Path::new(VIEW)) {
+        eprintln!("rslim-sensor serve-tree: cannot bind / at {VIEW}: {e}");
+        return 3;
+    }
+    if let Err(e) = crate::confine::keep_only_capability(crate::confine::CAP_DAC_OVERRIDE) {
+        eprintln!("rslim-sensor serve-tree: cannot drop CAP_SYS_ADMIN: {e}");
+        return 3;
+    }
+    serve(Path::new(VIEW))
+}
+
+/// A non-recursive bind mount of `/` at `target` (created if missing).
+fn bind_root_at(target: &Path) -> io::Result<()> {
+    fs::create_dir_all(target)?;
+    let source = c"/";
+    let target = CString::new(target.as_os_str().as_bytes())?;
+    // SAFETY: NUL-terminated paths; no filesystem type or data for a bind.
+    let status = unsafe {
+        libc::mount(
+            source.as_ptr(),
+            target.as_ptr(),
+            std::ptr::null(),
+            libc::MS_BIND,
+            std::ptr::null(),
+        )
+    };
+    match status {
+        0 => Ok(()),
+        _ => Err(io::Error::last_os_error()),
+    }
+}
 
 /// Serves requests from stdin until told to stop; the exit code.
 pub fn serve(root: &Path) -> i32 {
@@ -203,14 +248,15 @@ fn list_dir(
         }
     };
     for item in items {
-        let name = match item {
-            Ok(item) => item.file_name().into_vec(),
+        let item = match item {
+            Ok(item) => item,
             Err(e) => {
                 let shown = String::from_utf8_lossy(dir);
                 listing.record(Record::Error(format!("cannot list {shown}: {e}")));
                 break;
             }
         };
+        let name = item.file_name().into_vec();
         let path = join(dir, &name);
         if path == SENSOR_DIR.as_bytes() {
             continue;
@@ -220,7 +266,9 @@ fn list_dir(
             continue;
         }
         let host = host_path(root, &path);
-        let meta = match fs::symlink_metadata(&host) {
+        // Through the directory's descriptor (fstatat), not a lookup of the
+        // whole path again: the walk is mostly these calls.
+        let meta = match item.metadata() {
             Ok(meta) => meta,
             Err(e) => {
                 let shown = String::from_utf8_lossy(&path);
@@ -270,7 +318,8 @@ fn list_dir(
             rdev_major: libc::major(rdev),
             rdev_minor: libc::minor(rdev),
             target,
-            capability: capability(&host),
+            // The kernel keeps file capabilities on regular files only.
+            capability: (kind == Kind::File).then(|| capability(&host)).flatten(),
         };
         listing.record(Record::Entry(entry));
         listing.entries += 1;

@@ -229,6 +229,22 @@ impl Docker {
         }
     }
 
+    /// Whether a container given CAP_SYS_ADMIN may bind-mount: Docker's
+    /// default seccomp profile allows it with the capability, but its
+    /// AppArmor profile (`docker-default`) denies every mount, and SELinux
+    /// policies may. Podman is not asked (its walker reads as before).
+    pub async fn containers_may_bind(&self) -> bool {
+        if self.engine.kind != EngineKind::Docker {
+            return false;
+        }
+        let Ok(info) = self.api.info().await else {
+            return false;
+        };
+        let options = info.security_options.unwrap_or_default();
+        let has = |name: &str| options.iter().any(|o| o.split(',').any(|kv| kv == name));
+        !has("name=apparmor") && !has("name=selinux")
+    }
+
     pub async fn inspect_image(&self, image: &str) -> Result<ImageInspect> {
         let mut inspect = self.api.inspect_image(image).await.map_err(|e| match status(&e) {
             Some(404) => Failure::msg(

@@ -123,7 +123,10 @@ fn dynamic_parts(tree: &dyn FsTree, path: &Path, size: u64) -> Option<Vec<u8>> {
     fill(&mut image, offset, len)?;
     let segments =
         ProgramHeader::parse(&image, header.e_phoff as usize, header.e_phnum.into(), ctx).ok()?;
-    for segment in segments.iter().filter(|s| matches!(s.p_type, PT_INTERP | PT_DYNAMIC)) {
+    for segment in segments
+        .iter()
+        .filter(|s| matches!(s.p_type, PT_INTERP | PT_DYNAMIC))
+    {
         fill(&mut image, segment.p_offset, segment.p_filesz)?;
     }
     let sections =
@@ -161,8 +164,14 @@ fn dynamic_parts(tree: &dyn FsTree, path: &Path, size: u64) -> Option<Vec<u8>> {
             (info.rela, info.relasz),
             (info.rel, info.relsz),
             (info.jmprel, info.pltrelsz),
-            (info.gnu_hash.unwrap_or(0) as usize, usize::from(info.gnu_hash.is_some())),
-            (info.hash.unwrap_or(0) as usize, usize::from(info.hash.is_some())),
+            (
+                info.gnu_hash.unwrap_or(0) as usize,
+                usize::from(info.gnu_hash.is_some()),
+            ),
+            (
+                info.hash.unwrap_or(0) as usize,
+                usize::from(info.hash.is_some()),
+            ),
         ];
         if !tables.iter().all(|&(offset, len)| read(offset, len)) {
             return None;
@@ -377,7 +386,12 @@ mod tests {
             bytes: std::cell::Cell::new(0),
         };
         let (mut compared, mut in_parts, mut whole_bytes) = (0, 0, 0u64);
-        for dir in ["/usr/bin", "/usr/sbin", "/usr/lib/x86_64-linux-gnu", "/usr/libexec"] {
+        for dir in [
+            "/usr/bin",
+            "/usr/sbin",
+            "/usr/lib/x86_64-linux-gnu",
+            "/usr/libexec",
+        ] {
             let Ok(entries) = std::fs::read_dir(dir) else {
                 continue;
             };
@@ -390,7 +404,10 @@ mod tests {
                     continue;
                 }
                 let bytes = std::fs::read(&path).unwrap();
-                let Some(whole) = bytes.starts_with(b"\x7fELF").then(|| elf_info(&bytes)).flatten()
+                let Some(whole) = bytes
+                    .starts_with(b"\x7fELF")
+                    .then(|| elf_info(&bytes))
+                    .flatten()
                 else {
                     continue;
                 };
@@ -406,7 +423,10 @@ mod tests {
             "{in_parts} of {compared} large ELF files read in parts: {} of {whole_bytes} bytes",
             tree.bytes.get()
         );
-        assert!(compared >= 20, "only {compared} large ELF files on this host");
+        assert!(
+            compared >= 20,
+            "only {compared} large ELF files on this host"
+        );
         assert!(
             in_parts * 10 >= compared * 9,
             "only {in_parts} of {compared} were read in parts"

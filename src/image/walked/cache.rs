@@ -130,6 +130,14 @@ impl IndexCache {
 }
 
 impl CacheEntry {
+    /// The entry of the same image walked another way (`serve-tree --view`
+    /// sends the engine's mount points' contents where the plain walk names
+    /// them): its own key.
+    pub fn variant(self, walker: &str) -> CacheEntry {
+        let key = to_hex(&Sha256::digest(format!("{}\nwalker={walker}\n", self.key)));
+        CacheEntry { key, ..self }
+    }
+
     fn path(&self) -> PathBuf {
         self.cache.dir.join(&self.key)
     }
@@ -253,6 +261,16 @@ mod tests {
         ] {
             assert_ne!(same, other);
         }
+    }
+
+    #[test]
+    fn each_way_of_walking_has_its_own_entry() {
+        let cache = IndexCache::at(Path::new("/nonexistent"));
+        let layers = strings(&["sha256:aa"]);
+        let plain = cache.entry(EngineKind::Docker, &layers, &[]).unwrap();
+        let view = plain.clone().variant("view");
+        assert_ne!(plain.key, view.key);
+        assert_eq!(view.key, plain.clone().variant("view").key);
     }
 
     #[test]
