@@ -441,7 +441,6 @@ impl WalkedTree {
             .served_paths
             .get(id as usize)
             .ok_or_else(|| io::Error::new(io::ErrorKind::NotFound, "no such content"))?;
-        eprintln!("READ {} {offset} {len}", path.display());
         let mut served = self.served.lock().map_err(|_| broken())?;
         if served.broken {
             return Err(broken());

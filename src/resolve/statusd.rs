@@ -17,7 +17,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 use super::fileset::Reason;
-use super::packages::{DbFormat, PackageDb};
+use super::packages::{DbFormat, Package, PackageDb};
 use super::pathwalk::{normalize, resolve};
 use super::tree::FsTree;
 use crate::image::node::NodeKind;
@@ -57,6 +57,14 @@ pub fn status_d(
     if packages.format != DbFormat::Dpkg {
         return files;
     }
+    // Every kept package's md5sums at once, not a round trip each.
+    let sums: Vec<PathBuf> = kept_packages
+        .iter()
+        .flat_map(|&index| md5sums_candidates(&packages.packages[index]))
+        .map(PathBuf::from)
+        .filter(|path| matches!(tree.kind(path), Some(NodeKind::File { .. })))
+        .collect();
+    tree.prefetch(&sums, MAX_MD5SUMS_BYTES);
     let mut names: BTreeSet<String> = BTreeSet::new();
     for &index in kept_packages {
         let package = &packages.packages[index];
@@ -107,6 +115,18 @@ pub fn control_stanza(stanza: &str) -> String {
     out
 }
 
+/// Where a package's md5sums may be, in the order they are tried.
+fn md5sums_candidates(package: &Package) -> [String; 3] {
+    [
+        format!(
+            "/var/lib/dpkg/info/{}:{}.md5sums",
+            package.name, package.architecture
+        ),
+        format!("/var/lib/dpkg/info/{}.md5sums", package.name),
+        format!("{STATUS_D}/{}.md5sums", package.name),
+    ]
+}
+
 /// `md5  path` lines for the kept files of package `index`: dpkg's own
 /// sums (`info/<pkg>[:<arch>].md5sums`, or distroless' `status.d/<pkg>.md5sums`)
 /// and the `Conffiles` sums for configuration files, which dpkg keeps out of
@@ -119,15 +139,7 @@ fn kept_md5sums(
     kept: &BTreeMap<PathBuf, Reason>,
 ) -> String {
     let package = &packages.packages[index];
-    let candidates = [
-        format!(
-            "/var/lib/dpkg/info/{}:{}.md5sums",
-            package.name, package.architecture
-        ),
-        format!("/var/lib/dpkg/info/{}.md5sums", package.name),
-        format!("{STATUS_D}/{}.md5sums", package.name),
-    ];
-    let listed = candidates
+    let listed = md5sums_candidates(package)
         .iter()
         .find_map(|path| read_small(tree, Path::new(path)))
         .unwrap_or_default();

@@ -159,7 +159,10 @@ impl CacheEntry {
 
     /// A writer for a new index, kept only once [`Saving::commit`] is called.
     pub fn save(&self) -> io::Result<Saving> {
+        use std::os::unix::fs::PermissionsExt;
         std::fs::create_dir_all(&self.cache.dir)?;
+        // The user's own: what is read back decides what a slim image keeps.
+        std::fs::set_permissions(&self.cache.dir, std::fs::Permissions::from_mode(0o700))?;
         let file = tempfile::Builder::new()
             .prefix(TEMP_PREFIX)
             .tempfile_in(&self.cache.dir)?;
@@ -300,6 +303,10 @@ mod tests {
         let mut saving = first.save().unwrap();
         saving.record(b"index");
         saving.commit().unwrap();
+        use std::os::unix::fs::PermissionsExt;
+        let mode = |path: &Path| std::fs::metadata(path).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode(&cache.dir), 0o700);
+        assert_eq!(mode(&first.path()), 0o600);
         assert_eq!(
             std::io::read_to_string(first.open().unwrap()).unwrap(),
             "index"
