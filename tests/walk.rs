@@ -119,6 +119,26 @@ fn walk_and_export_give_the_same_slim_images() {
             plain["slim_id"], exported["slim_id"],
             "{image}: plain walk differs"
         );
+        // Every regular file looked up only when resolution or the writer
+        // first needs it (what a walk hurried at once gives), and the
+        // report's package sizes added while the image loads.
+        let light = build_env(
+            image,
+            &[
+                ("RSLIM_WALK_LIGHT", "1".as_ref()),
+                ("RSLIM_CACHE_DIR", no_cache.path().as_os_str()),
+            ],
+        );
+        assert_eq!(fell_back(&light), None, "{image}: the light walk fell back");
+        assert_eq!(kept(&light), kept(&exported), "{image}: light walk differs");
+        assert_eq!(
+            light["slim_id"], exported["slim_id"],
+            "{image}: light walk differs"
+        );
+        assert_eq!(
+            light["packages"], exported["packages"],
+            "{image}: package sizes differ"
+        );
         assert_eq!(
             fell_back(&walked),
             None,

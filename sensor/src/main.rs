@@ -298,11 +298,7 @@ fn run() -> i32 {
     // rslim stopped the app and is polling for the findings: stay until it
     // has them and removes the container. An app that ended by itself, or a
     // sensor that gave up on rslim, exits at once (its exit code is read).
-    if findings.stop_requested
-        && !findings.abandoned
-        && nix::unistd::getpid().as_raw() == 1
-        && std::env::var_os("RSLIM_AB_NOLINGER").is_none()
-    {
+    if findings.stop_requested && !findings.abandoned && nix::unistd::getpid().as_raw() == 1 {
         supervise::linger(&plan, &signals, supervise::LINGER);
     }
     code

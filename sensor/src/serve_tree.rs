@@ -17,10 +17,11 @@
 use std::collections::HashSet;
 use std::ffi::{CString, OsStr};
 use std::fs::{self, File};
-use std::io::{self, BufReader, BufWriter, Read, Seek, SeekFrom, Write};
+use std::io::{self, BufRead, BufReader, BufWriter, Read, Seek, SeekFrom, Write};
 use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::os::unix::fs::{FileTypeExt, MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{mpsc, Condvar, Mutex};
 
 use rslim_sensor::tree::{Entry, Kind, Record, Reply, Request, MAGIC};
@@ -81,12 +82,30 @@ pub fn serve(root: &Path) -> i32 {
         };
         let answered = match request {
             Request::Quit => return 0,
-            Request::Walk => walk(root, &mut out),
+            Request::Walk => {
+                let hurry = AtomicBool::new(false);
+                // A Hurry already read with the Walk: list light at once.
+                if input.buffer().first() == Some(&HURRY_TAG) {
+                    input.consume(1);
+                    hurry.store(true, Ordering::Relaxed);
+                }
+                walk_until_hurried(root, &mut out, &hurry, input.buffer().is_empty())
+            }
+            Request::WalkNames => walk(root, &mut out, &AtomicBool::new(true)),
+            Request::Stat { path } => stat(root, path, &mut out),
             Request::Read { path, offset, len } => send_file(root, &path, offset, len, &mut out),
+            // Came after the walk it was meant for ended.
+            Request::Hurry => Ok(()),
+        };
+        // Replies go out when no request waits behind them: a window of
+        // requests gets its replies in a few writes, not one each.
+        let flushed = match input.buffer().is_empty() {
+            true => answered.and_then(|()| out.flush()),
+            false => answered,
         };
         // A failed write means rslim is gone; a failed read mid-file has
         // already cut the reply short, which rslim sees as a broken stream.
-        if let Err(e) = answered.and_then(|()| out.flush()) {
+        if let Err(e) = flushed {
             eprintln!("rslim-sensor serve-tree: {e}");
             return 1;
         }
@@ -116,7 +135,53 @@ const MAX_WALKERS: usize = 4;
 
 /// Walks the tree under `root` and writes the index: each directory's
 /// entries together, directories in no fixed order (rslim orders the index).
-fn walk(root: &Path, out: &mut impl Write) -> io::Result<()> {
+/// The tag of [`Request::Hurry`] on the wire.
+const HURRY_TAG: u8 = 6;
+
+/// [`walk`], listing light once rslim sends [`Request::Hurry`]: a thread
+/// watches stdin (fd 0, unbuffered: `watch` only when nothing of it is
+/// buffered) while the walk runs. Only a Hurry can come then: rslim asks
+/// for nothing else before the index has ended.
+fn walk_until_hurried(
+    root: &Path,
+    out: &mut impl Write,
+    hurry: &AtomicBool,
+    watch: bool,
+) -> io::Result<()> {
+    let done = AtomicBool::new(false);
+    std::thread::scope(|scope| {
+        if watch && !hurry.load(Ordering::Relaxed) {
+            scope.spawn(|| watch_for_hurry(hurry, &done));
+        }
+        let walked = walk(root, out, hurry);
+        done.store(true, Ordering::Relaxed);
+        walked
+    })
+}
+
+fn watch_for_hurry(hurry: &AtomicBool, done: &AtomicBool) {
+    use std::os::fd::BorrowedFd;
+    // SAFETY: fd 0 stays open for the whole process.
+    let stdin = unsafe { BorrowedFd::borrow_raw(0) };
+    while !done.load(Ordering::Relaxed) {
+        let mut fds = [nix::poll::PollFd::new(stdin, nix::poll::PollFlags::POLLIN)];
+        if !matches!(nix::poll::poll(&mut fds, nix::poll::PollTimeout::from(20u8)), Ok(n) if n > 0)
+        {
+            continue;
+        }
+        let mut byte = [0u8];
+        // SAFETY: one byte into a live one-byte buffer.
+        let read = unsafe { libc::read(0, byte.as_mut_ptr().cast(), 1) };
+        if read == 1 && byte[0] != HURRY_TAG {
+            eprintln!("rslim-sensor serve-tree: request {} during a walk", byte[0]);
+        }
+        // A Hurry, or stdin closed (rslim is gone): finish fast.
+        hurry.store(true, Ordering::Relaxed);
+        return;
+    }
+}
+
+fn walk(root: &Path, out: &mut impl Write, hurry: &AtomicBool) -> io::Result<()> {
     out.write_all(MAGIC)?;
     let mounts = mount_points(root);
     let root_dev = fs::symlink_metadata(root)?.dev();
@@ -132,7 +197,8 @@ fn walk(root: &Path, out: &mut impl Write) -> io::Result<()> {
             scope.spawn(move || {
                 while let Some(dir) = queue.next() {
                     let mut listing = Listing::default();
-                    list_dir(root, &dir, mounts, root_dev, &mut listing);
+                    let light = hurry.load(Ordering::Relaxed);
+                    list_dir(root, &dir, mounts, root_dev, light, &mut listing);
                     queue.done(listing.subdirs);
                     if sender.send((listing.records, listing.entries)).is_err() {
                         queue.stop();
@@ -231,12 +297,15 @@ impl DirQueue {
     }
 }
 
-/// Lists directory `dir` (a tree path) into `listing`.
+/// Lists directory `dir` (a tree path) into `listing`. A `light` listing
+/// names regular files (by the kind the directory entry carries) without
+/// looking them up.
 fn list_dir(
     root: &Path,
     dir: &[u8],
     mounts: &HashSet<Vec<u8>>,
     root_dev: u64,
+    light: bool,
     listing: &mut Listing,
 ) {
     let items = match fs::read_dir(host_path(root, dir)) {
@@ -265,9 +334,16 @@ fn list_dir(
             listing.record(Record::MountPoint(path));
             continue;
         }
+        // The entry's own kind (d_type): no lookup, unless the filesystem
+        // does not say (then std looks it up).
+        if light && item.file_type().is_ok_and(|t| t.is_file()) {
+            listing.record(Record::File(path));
+            listing.entries += 1;
+            continue;
+        }
         let host = host_path(root, &path);
         // Through the directory's descriptor (fstatat), not a lookup of the
-        // whole path again: the walk is mostly these calls.
+        // whole path again.
         let meta = match item.metadata() {
             Ok(meta) => meta,
             Err(e) => {
@@ -276,57 +352,83 @@ fn list_dir(
                 continue;
             }
         };
-        let kind = match meta.file_type() {
-            t if t.is_dir() => Kind::Dir,
-            t if t.is_file() => Kind::File,
-            t if t.is_symlink() => Kind::Symlink,
-            t if t.is_char_device() => Kind::CharDevice,
-            t if t.is_block_device() => Kind::BlockDevice,
-            t if t.is_fifo() => Kind::Fifo,
-            // Sockets: the engines' exports leave them out too.
-            _ => continue,
-        };
-        if kind == Kind::Dir && meta.dev() != root_dev {
+        if meta.is_dir() && meta.dev() != root_dev {
             // A mount the mount table did not name (it names what the
             // engine mounted; this catches anything else).
             listing.record(Record::MountPoint(path));
             continue;
         }
-        let target = match kind {
-            Kind::Symlink => match fs::read_link(&host) {
-                Ok(target) => target.into_os_string().into_vec(),
-                Err(e) => {
-                    let shown = String::from_utf8_lossy(&path);
-                    listing.record(Record::Error(format!("cannot read link {shown}: {e}")));
-                    continue;
+        match entry(path, &host, &meta) {
+            Ok(Some(entry)) => {
+                if entry.kind == Kind::Dir {
+                    listing.subdirs.push(entry.path.clone());
                 }
-            },
-            _ => Vec::new(),
-        };
-        let rdev = meta.rdev();
-        let entry = Entry {
-            path: path.clone(),
-            kind,
-            mode: meta.mode() & 0o7777,
-            uid: meta.uid(),
-            gid: meta.gid(),
-            size: if kind == Kind::File { meta.len() } else { 0 },
-            mtime: meta.mtime(),
-            dev: meta.dev(),
-            ino: meta.ino(),
-            nlink: meta.nlink(),
-            rdev_major: libc::major(rdev),
-            rdev_minor: libc::minor(rdev),
-            target,
-            // The kernel keeps file capabilities on regular files only.
-            capability: (kind == Kind::File).then(|| capability(&host)).flatten(),
-        };
-        listing.record(Record::Entry(entry));
-        listing.entries += 1;
-        if kind == Kind::Dir {
-            listing.subdirs.push(path);
+                listing.record(Record::Entry(entry));
+                listing.entries += 1;
+            }
+            Ok(None) => {}
+            Err(message) => listing.record(Record::Error(message)),
         }
     }
+}
+
+/// `Stat`: the entry of one path, as the walk would have sent it.
+fn stat(root: &Path, path: Vec<u8>, out: &mut impl Write) -> io::Result<()> {
+    let host = host_path(root, &path);
+    let record = match fs::symlink_metadata(&host) {
+        Err(e) => Record::Error(format!(
+            "cannot stat {}: {e}",
+            String::from_utf8_lossy(&path)
+        )),
+        Ok(meta) => match entry(path.clone(), &host, &meta) {
+            Ok(Some(entry)) => Record::Entry(entry),
+            Ok(None) => Record::Error(format!("{} is a socket", String::from_utf8_lossy(&path))),
+            Err(message) => Record::Error(message),
+        },
+    };
+    record.write_to(out)
+}
+
+/// The index entry of tree path `path` (at `host`, with `meta`); `None`
+/// for a socket (the engines' exports leave them out too).
+fn entry(path: Vec<u8>, host: &Path, meta: &fs::Metadata) -> Result<Option<Entry>, String> {
+    let kind = match meta.file_type() {
+        t if t.is_dir() => Kind::Dir,
+        t if t.is_file() => Kind::File,
+        t if t.is_symlink() => Kind::Symlink,
+        t if t.is_char_device() => Kind::CharDevice,
+        t if t.is_block_device() => Kind::BlockDevice,
+        t if t.is_fifo() => Kind::Fifo,
+        _ => return Ok(None),
+    };
+    let target = match kind {
+        Kind::Symlink => match fs::read_link(host) {
+            Ok(target) => target.into_os_string().into_vec(),
+            Err(e) => {
+                let shown = String::from_utf8_lossy(&path);
+                return Err(format!("cannot read link {shown}: {e}"));
+            }
+        },
+        _ => Vec::new(),
+    };
+    let rdev = meta.rdev();
+    Ok(Some(Entry {
+        path,
+        kind,
+        mode: meta.mode() & 0o7777,
+        uid: meta.uid(),
+        gid: meta.gid(),
+        size: if kind == Kind::File { meta.len() } else { 0 },
+        mtime: meta.mtime(),
+        dev: meta.dev(),
+        ino: meta.ino(),
+        nlink: meta.nlink(),
+        rdev_major: libc::major(rdev),
+        rdev_minor: libc::minor(rdev),
+        target,
+        // The kernel keeps file capabilities on regular files only.
+        capability: (kind == Kind::File).then(|| capability(host)).flatten(),
+    }))
 }
 
 /// The `security.capability` attribute of `path` (not following a symlink).
@@ -480,7 +582,7 @@ mod tests {
         expected.sort();
 
         let mut wire = Vec::new();
-        walk(root, &mut wire).unwrap();
+        walk(root, &mut wire, &AtomicBool::new(false)).unwrap();
         let mut input = &wire[MAGIC.len()..];
         let mut paths = Vec::new();
         loop {
@@ -498,6 +600,65 @@ mod tests {
         assert_eq!(paths, expected);
     }
 
+    /// A light walk names regular files without their metadata, and a
+    /// `Stat` of one gives what the full walk sent for it.
+    #[test]
+    fn a_light_walk_names_files_and_stat_gives_their_entries() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        fs::create_dir(root.join("d")).unwrap();
+        fs::write(root.join("d/f"), b"0123456789").unwrap();
+        fs::hard_link(root.join("d/f"), root.join("d/g")).unwrap();
+        std::os::unix::fs::symlink("d/f", root.join("link")).unwrap();
+        let records = |hurry: bool| {
+            let mut wire = Vec::new();
+            walk(root, &mut wire, &AtomicBool::new(hurry)).unwrap();
+            let mut input = &wire[MAGIC.len()..];
+            let mut records = Vec::new();
+            loop {
+                match Record::read_from(&mut input).unwrap() {
+                    Record::End { entries } => {
+                        assert_eq!(entries as usize, records.len());
+                        break;
+                    }
+                    record => records.push(record),
+                }
+            }
+            records.sort_by_key(|r| match r {
+                Record::Entry(e) => e.path.clone(),
+                Record::File(path) => path.clone(),
+                other => panic!("unexpected {other:?}"),
+            });
+            records
+        };
+        let (full, light) = (records(false), records(true));
+        assert_eq!(full.len(), light.len());
+        for (full, light) in full.iter().zip(&light) {
+            let Record::Entry(entry) = full else {
+                unreachable!()
+            };
+            match light {
+                Record::File(path) => {
+                    assert_eq!(entry.kind, Kind::File);
+                    let mut wire = Vec::new();
+                    stat(root, path.clone(), &mut wire).unwrap();
+                    let stated = Record::read_from(&mut wire.as_slice()).unwrap();
+                    assert_eq!(&stated, full, "{}", String::from_utf8_lossy(path));
+                }
+                other => {
+                    assert_ne!(entry.kind, Kind::File);
+                    assert_eq!(other, full);
+                }
+            }
+        }
+        let mut wire = Vec::new();
+        stat(root, b"/missing".to_vec(), &mut wire).unwrap();
+        assert!(matches!(
+            Record::read_from(&mut wire.as_slice()).unwrap(),
+            Record::Error(_)
+        ));
+    }
+
     #[test]
     fn walks_hostile_names_and_serves_ranges() {
         let dir = tempfile::tempdir().unwrap();
@@ -510,7 +671,7 @@ mod tests {
         fs::create_dir_all(root.join(".rslim")).unwrap();
 
         let mut wire = Vec::new();
-        walk(root, &mut wire).unwrap();
+        walk(root, &mut wire, &AtomicBool::new(false)).unwrap();
         let mut input = &wire[MAGIC.len()..];
         assert_eq!(&wire[..MAGIC.len()], MAGIC);
         let mut entries = Vec::new();

@@ -93,6 +93,10 @@ pub enum Record {
     /// Something is mounted here (`/proc`, a VOLUME's tmpfs, a bind-mounted
     /// `/etc/hosts`): what lies below is not the image's, and was not walked.
     MountPoint(Vec<u8>),
+    /// A regular file named by its directory's listing and not looked up
+    /// (a light walk): rslim asks for its metadata with [`Request::Stat`]
+    /// when resolution first needs it. Counted as an entry.
+    File(Vec<u8>),
     /// The walk could not read something: the index is incomplete.
     Error(String),
     /// The end of the index, with the number of entries sent.
@@ -105,6 +109,7 @@ const TAG_ENTRY: u8 = 1;
 const TAG_MOUNT: u8 = 2;
 const TAG_ERROR: u8 = 3;
 const TAG_END: u8 = 4;
+const TAG_FILE: u8 = 5;
 
 impl Record {
     pub fn write_to(&self, out: &mut impl Write) -> io::Result<()> {
@@ -133,6 +138,10 @@ impl Record {
             }
             Record::MountPoint(path) => {
                 out.write_all(&[TAG_MOUNT])?;
+                write_bytes(out, path)
+            }
+            Record::File(path) => {
+                out.write_all(&[TAG_FILE])?;
                 write_bytes(out, path)
             }
             Record::Error(message) => {
@@ -180,6 +189,7 @@ impl Record {
                 })
             }
             TAG_MOUNT => Record::MountPoint(read_bytes(input, MAX_NAME)?),
+            TAG_FILE => Record::File(read_bytes(input, MAX_NAME)?),
             TAG_ERROR => {
                 Record::Error(String::from_utf8_lossy(&read_bytes(input, MAX_NAME)?).into_owned())
             }
@@ -196,6 +206,15 @@ impl Record {
 pub enum Request {
     /// Walk the filesystem and send the index.
     Walk,
+    /// Walk as [`Request::Walk`], but send regular files as [`Record::File`]
+    /// without looking them up: most of a walk's cost is that lookup.
+    WalkNames,
+    /// One [`Record::Entry`] (or [`Record::Error`]) for the path.
+    Stat { path: Vec<u8> },
+    /// Sent while a [`Request::Walk`] runs: list the directories not
+    /// listed yet as [`Request::WalkNames`] does (rslim has what it waited
+    /// for and would now wait for the walk). Nothing otherwise.
+    Hurry,
     /// Up to `len` bytes of the regular file `path` from `offset`.
     Read {
         path: Vec<u8>,
@@ -209,6 +228,9 @@ pub enum Request {
 const REQUEST_WALK: u8 = 1;
 const REQUEST_READ: u8 = 2;
 const REQUEST_QUIT: u8 = 3;
+const REQUEST_WALK_NAMES: u8 = 4;
+const REQUEST_STAT: u8 = 5;
+const REQUEST_HURRY: u8 = 6;
 
 impl Request {
     pub fn write_to(&self, out: &mut impl Write) -> io::Result<()> {
@@ -221,6 +243,12 @@ impl Request {
                 out.write_all(&len.to_le_bytes())
             }
             Request::Quit => out.write_all(&[REQUEST_QUIT]),
+            Request::WalkNames => out.write_all(&[REQUEST_WALK_NAMES]),
+            Request::Stat { path } => {
+                out.write_all(&[REQUEST_STAT])?;
+                write_bytes(out, path)
+            }
+            Request::Hurry => out.write_all(&[REQUEST_HURRY]),
         }
     }
 
@@ -238,6 +266,11 @@ impl Request {
                 len: read_u64(input)?,
             },
             REQUEST_QUIT => Request::Quit,
+            REQUEST_WALK_NAMES => Request::WalkNames,
+            REQUEST_STAT => Request::Stat {
+                path: read_bytes(input, MAX_NAME)?,
+            },
+            REQUEST_HURRY => Request::Hurry,
             other => return Err(invalid(format!("unknown request {other}"))),
         }))
     }
@@ -333,6 +366,7 @@ mod tests {
         let records = [
             Record::Entry(entry),
             Record::MountPoint(b"/proc".to_vec()),
+            Record::File(b"/big\xff".to_vec()),
             Record::Error("cannot list /x".into()),
             Record::End { entries: 1 },
         ];
@@ -353,6 +387,11 @@ mod tests {
                 offset: 7,
                 len: 4096,
             },
+            Request::WalkNames,
+            Request::Stat {
+                path: b"/a b".to_vec(),
+            },
+            Request::Hurry,
             Request::Quit,
         ];
         let mut wire = Vec::new();

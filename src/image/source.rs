@@ -134,6 +134,7 @@ pub async fn walk_in_container(
     image_id: &str,
     config_bytes: Vec<u8>,
     cache: Option<CacheEntry>,
+    hurry: Option<std::sync::mpsc::Receiver<()>>,
 ) -> Result<WalkedTree> {
     let config = crate::image::ImageConfig::parse(&config_bytes).fail_with(ExitKind::Internal)?;
     let volumes = config.run.volume_paths();
@@ -243,7 +244,20 @@ pub async fn walk_in_container(
         None => None,
     };
     tokio::task::spawn_blocking(move || {
-        WalkedTree::read_cached(connection, hidden, created_at, cache.as_ref(), cached)
+        WalkedTree::read_cached(
+            connection,
+            hidden,
+            created_at,
+            cache.as_ref(),
+            cached,
+            // RSLIM_WALK_LIGHT=1: every file looked up on first use, as if
+            // hurried at once (what tests compare with the export).
+            match std::env::var_os("RSLIM_WALK_LIGHT").is_some_and(|v| v == "1") {
+                true => rslim_sensor::tree::Request::WalkNames,
+                false => rslim_sensor::tree::Request::Walk,
+            },
+            hurry,
+        )
     })
     .await
     .fail_with(ExitKind::Internal)?

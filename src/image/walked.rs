@@ -23,7 +23,7 @@ use anyhow::{bail, Context};
 use rslim_sensor::tree::{Entry, Kind, Record, Reply, Request, MAGIC};
 
 use super::export::{self, INIT_LAYER_FILES};
-use super::node::{self, ContentRef, ContentSource, Node, NodeKind, NodeMeta};
+use super::node::{ContentRef, ContentSource, Node, NodeKind, NodeMeta};
 use super::RootFs;
 use crate::resolve::tree::FsTree;
 
@@ -82,7 +82,7 @@ pub struct HiddenSubtree {
 }
 
 pub struct WalkedTree {
-    nodes: BTreeMap<PathBuf, Node>,
+    nodes: BTreeMap<PathBuf, Listed>,
     /// The tree path of each content id the walker serves.
     served_paths: Vec<PathBuf>,
     hidden: Vec<RootFs>,
@@ -92,7 +92,44 @@ pub struct WalkedTree {
     /// at it), and each read is a round trip to the walker.
     prefixes: Mutex<PrefixCache>,
     index_from_cache: bool,
+    /// Content ids by `(dev, ino)` of the files with more than one link.
+    inodes: Mutex<HashMap<(u64, u64), u64>>,
+    /// Lookups that failed: the tree must not be trusted (see [`WalkedTree::check`]).
+    failures: Mutex<Vec<String>>,
 }
+
+/// A path of the index. A regular file a light walk named without looking
+/// it up has a stand-in node (its kind, no metadata) and is looked up on
+/// first use ([`WalkedTree::get`]).
+struct Listed {
+    node: Node,
+    lazy: Option<Lazy>,
+}
+
+impl Listed {
+    /// The node as known now: looked up, or the stand-in.
+    fn known(&self) -> &Node {
+        self.lazy
+            .as_ref()
+            .and_then(|lazy| lazy.node.get())
+            .unwrap_or(&self.node)
+    }
+
+    /// A file not looked up yet.
+    fn unlooked(&self) -> Option<&Lazy> {
+        self.lazy.as_ref().filter(|lazy| lazy.node.get().is_none())
+    }
+}
+
+/// A regular file not looked up yet.
+struct Lazy {
+    /// The content id kept for it when the index was read.
+    id: u64,
+    node: std::sync::OnceLock<Node>,
+}
+
+/// Lookups asked for at once (each request and reply is about 100 bytes).
+const STAT_WINDOW: usize = 256;
 
 /// Reads through to `inner`, recording what passes into a cache entry.
 struct Tee<'a, R> {
@@ -154,6 +191,9 @@ impl PrefixCache {
 /// The walker's index as read: every path but the mount points, which it names.
 pub struct Index {
     nodes: BTreeMap<PathBuf, Node>,
+    /// Regular files named but not looked up, with their content ids.
+    lazy: Vec<(PathBuf, u64)>,
+    inodes: HashMap<(u64, u64), u64>,
     /// The tree path of each content id.
     served_paths: Vec<PathBuf>,
     mounts: Vec<PathBuf>,
@@ -189,6 +229,8 @@ impl Index {
         }
         let mut index = Index {
             nodes: BTreeMap::new(),
+            lazy: Vec::new(),
+            inodes: HashMap::new(),
             served_paths: Vec::new(),
             mounts: Vec::new(),
             from_cache: false,
@@ -203,6 +245,14 @@ impl Index {
                     let node = index.node(entry, &mut inodes)?;
                     index.nodes.insert(node.path.clone(), node);
                 }
+                Record::File(path) => {
+                    count += 1;
+                    let path = plain_path(&path)?;
+                    index.served_paths.push(path.clone());
+                    let id = (index.served_paths.len() - 1) as u64;
+                    index.lazy.push((path.clone(), id));
+                    index.nodes.insert(path.clone(), unlooked_file(path));
+                }
                 Record::MountPoint(path) => {
                     index.mounts.push(PathBuf::from(OsStr::from_bytes(&path)))
                 }
@@ -216,6 +266,7 @@ impl Index {
         if !errors.is_empty() {
             bail!("the walk was incomplete: {}", errors.join("; "));
         }
+        index.inodes = inodes;
         Ok(index)
     }
 
@@ -224,64 +275,150 @@ impl Index {
         entry: Entry,
         inodes: &mut HashMap<(u64, u64), u64>,
     ) -> anyhow::Result<Node> {
-        let path = PathBuf::from(OsStr::from_bytes(&entry.path));
-        if !path.is_absolute() || path.components().any(|c| c.as_os_str() == "..") {
-            bail!(
-                "the walker sent a path that is not plain: {}",
-                path.display()
-            );
+        let path = plain_path(&entry.path)?;
+        let mut id = 0;
+        if entry.kind == Kind::File {
+            let mut new_id = || {
+                self.served_paths.push(path.clone());
+                (self.served_paths.len() - 1) as u64
+            };
+            // Hard links share one content id, so the writer links them.
+            id = match entry.nlink > 1 {
+                true => *inodes.entry((entry.dev, entry.ino)).or_insert_with(new_id),
+                false => new_id(),
+            };
         }
-        let kind = match entry.kind {
-            Kind::File => NodeKind::File { size: entry.size },
-            Kind::Dir => NodeKind::Dir,
-            Kind::Symlink => NodeKind::Symlink {
-                target: PathBuf::from(OsStr::from_bytes(&entry.target)),
-            },
-            Kind::CharDevice => NodeKind::CharDevice {
-                major: entry.rdev_major,
-                minor: entry.rdev_minor,
-            },
-            Kind::BlockDevice => NodeKind::BlockDevice {
-                major: entry.rdev_major,
-                minor: entry.rdev_minor,
-            },
-            Kind::Fifo => NodeKind::Fifo,
-        };
-        let content = match entry.kind {
-            Kind::File => {
-                let mut new_id = || {
-                    self.served_paths.push(path.clone());
-                    (self.served_paths.len() - 1) as u64
-                };
-                // Hard links share one content id, so the writer links them.
-                let id = match entry.nlink > 1 {
-                    true => *inodes.entry((entry.dev, entry.ino)).or_insert_with(new_id),
-                    false => new_id(),
-                };
-                Some(ContentRef {
-                    layer: SERVED,
-                    offset: id,
-                    size: entry.size,
-                })
+        Ok(entry_node(path, entry, id))
+    }
+}
+
+/// The node of a walker's entry; `id` is its content id if it is a regular file.
+fn entry_node(path: PathBuf, entry: Entry, id: u64) -> Node {
+    let kind = match entry.kind {
+        Kind::File => NodeKind::File { size: entry.size },
+        Kind::Dir => NodeKind::Dir,
+        Kind::Symlink => NodeKind::Symlink {
+            target: PathBuf::from(OsStr::from_bytes(&entry.target)),
+        },
+        Kind::CharDevice => NodeKind::CharDevice {
+            major: entry.rdev_major,
+            minor: entry.rdev_minor,
+        },
+        Kind::BlockDevice => NodeKind::BlockDevice {
+            major: entry.rdev_major,
+            minor: entry.rdev_minor,
+        },
+        Kind::Fifo => NodeKind::Fifo,
+    };
+    let content = (entry.kind == Kind::File).then_some(ContentRef {
+        layer: SERVED,
+        offset: id,
+        size: entry.size,
+    });
+    let xattrs = entry
+        .capability
+        .map(|value| vec![("security.capability".to_string(), value)])
+        .unwrap_or_default();
+    Node {
+        path,
+        kind,
+        meta: NodeMeta {
+            mode: entry.mode,
+            uid: entry.uid.into(),
+            gid: entry.gid.into(),
+            mtime: entry.mtime.max(0) as u64,
+            xattrs,
+        },
+        content,
+    }
+}
+
+/// Sends [`Request::Hurry`] once `hurry` says so, unless the walk is `done`
+/// first (then nothing: the stream is the reader's again).
+fn pass_on_hurry(
+    hurry: &std::sync::mpsc::Receiver<()>,
+    writer: &mut Box<dyn Write + Send>,
+    done: &std::sync::atomic::AtomicBool,
+) {
+    use std::sync::mpsc::RecvTimeoutError;
+    while !done.load(std::sync::atomic::Ordering::Relaxed) {
+        match hurry.recv_timeout(std::time::Duration::from_millis(20)) {
+            Ok(()) => {
+                let _ = Request::Hurry
+                    .write_to(writer)
+                    .and_then(|()| writer.flush());
+                return;
             }
-            _ => None,
-        };
-        let xattrs = entry
-            .capability
-            .map(|value| vec![("security.capability".to_string(), value)])
-            .unwrap_or_default();
-        Ok(Node {
-            path,
-            kind,
-            meta: NodeMeta {
-                mode: entry.mode,
-                uid: entry.uid.into(),
-                gid: entry.gid.into(),
-                mtime: entry.mtime.max(0) as u64,
-                xattrs,
-            },
-            content,
-        })
+            Err(RecvTimeoutError::Timeout) => {}
+            Err(RecvTimeoutError::Disconnected) => return,
+        }
+    }
+}
+
+/// Gives directory `dir` the metadata it had before the walker started
+/// (`before`: its tar, named from its own name), or removes it with what
+/// is below when the image had none.
+fn restore(nodes: &mut BTreeMap<PathBuf, Node>, dir: &Path, before: Option<&RootFs>) {
+    let name = Path::new("/").join(dir.file_name().unwrap_or_default());
+    match before.and_then(|tree| tree.get(&name)) {
+        Some(original) => {
+            if let Some(node) = nodes.get_mut(dir) {
+                if node.is_dir() && original.is_dir() {
+                    node.meta = original.meta.clone();
+                }
+            }
+        }
+        None => nodes.retain(|path, _| !path.starts_with(dir)),
+    }
+}
+
+/// Puts the nodes of `subtree` (named from the mount point's own name) at
+/// `mount`; their content is layer `k + 1` of the `k` subtrees grafted.
+fn graft(
+    nodes: &mut BTreeMap<PathBuf, Node>,
+    grafted: &mut Vec<RootFs>,
+    mount: &Path,
+    subtree: RootFs,
+) {
+    let layer = grafted.len() + 1;
+    let parent = mount.parent().unwrap_or(Path::new("/"));
+    for node in subtree.nodes() {
+        let relative = node.path.strip_prefix("/").unwrap_or(&node.path);
+        let path = parent.join(relative);
+        if !path.starts_with(mount) {
+            continue;
+        }
+        let mut node = node.clone();
+        node.path = path;
+        if let Some(content) = &mut node.content {
+            debug_assert_eq!(content.layer, 0, "a flat tar has one layer");
+            content.layer = layer;
+        }
+        nodes.insert(node.path.clone(), node);
+    }
+    grafted.push(subtree);
+}
+
+/// A path the walker sent, refused unless absolute and free of `..`.
+fn plain_path(bytes: &[u8]) -> anyhow::Result<PathBuf> {
+    let path = PathBuf::from(OsStr::from_bytes(bytes));
+    if !path.is_absolute() || path.components().any(|c| c.as_os_str() == "..") {
+        bail!(
+            "the walker sent a path that is not plain: {}",
+            path.display()
+        );
+    }
+    Ok(path)
+}
+
+/// The stand-in node of a regular file not looked up yet: its kind, and
+/// nothing else (see [`WalkedTree::walk`]).
+fn unlooked_file(path: PathBuf) -> Node {
+    Node {
+        path,
+        kind: NodeKind::File { size: 0 },
+        meta: NodeMeta::default(),
+        content: None,
     }
 }
 
@@ -294,45 +431,60 @@ impl WalkedTree {
         hidden: Vec<HiddenSubtree>,
         image_created: u64,
     ) -> anyhow::Result<WalkedTree> {
-        Self::read_cached(connection, hidden, image_created, None, None)
+        Self::read_cached(
+            connection,
+            hidden,
+            image_created,
+            None,
+            None,
+            Request::Walk,
+            None,
+        )
     }
 
     /// As [`WalkedTree::read`], with `cached` (this image's index from
     /// rslim's cache) in place of a walk; a walk's index is kept in `cache`.
+    /// `walk` is [`Request::Walk`], or [`Request::WalkNames`], whose regular
+    /// files are looked up when first used.
     pub fn read_cached(
         mut connection: Connection,
         hidden: Vec<HiddenSubtree>,
         image_created: u64,
         cache: Option<&CacheEntry>,
         cached: Option<Index>,
+        walk: Request,
+        hurry: Option<std::sync::mpsc::Receiver<()>>,
     ) -> anyhow::Result<WalkedTree> {
         let index = match cached {
             Some(index) => index,
             None => {
-                Request::Walk.write_to(&mut connection.writer)?;
+                walk.write_to(&mut connection.writer)?;
                 connection.writer.flush()?;
                 let mut saving = cache.and_then(|entry| entry.save().ok());
-                let tee = Tee {
-                    inner: &mut connection.reader,
-                    saving: saving.as_mut(),
-                };
-                let index = Index::read(&mut io::BufReader::with_capacity(256 << 10, tee))?;
+                let Connection { reader, writer } = &mut connection;
+                let done = std::sync::atomic::AtomicBool::new(false);
+                let index = std::thread::scope(|scope| {
+                    // A message on `hurry` (the profiling is over: the build now
+                    // waits for the walk) tells the walker to list the rest light.
+                    if let Some(hurry) = hurry {
+                        let done = &done;
+                        scope.spawn(move || pass_on_hurry(&hurry, writer, done));
+                    }
+                    let tee = Tee {
+                        inner: reader,
+                        saving: saving.as_mut(),
+                    };
+                    let index = Index::read(&mut io::BufReader::with_capacity(256 << 10, tee));
+                    done.store(true, std::sync::atomic::Ordering::Relaxed);
+                    index
+                })?;
                 // A cache that cannot be written costs the next build a walk, nothing more.
                 let _ = saving.map(Saving::commit);
                 index
             }
         };
-        let mut tree = WalkedTree {
-            nodes: index.nodes,
-            served_paths: index.served_paths,
-            hidden: Vec::new(),
-            served: Mutex::new(Served {
-                connection,
-                broken: false,
-            }),
-            prefixes: Mutex::new(PrefixCache::default()),
-            index_from_cache: index.from_cache,
-        };
+        let mut nodes = index.nodes;
+        let mut grafted = Vec::new();
         // Only the engine's own files may be hidden, and the subtrees read
         // from the never-started walker: anything else would be missing.
         let mut subtrees: HashMap<PathBuf, RootFs> = HashMap::new();
@@ -342,12 +494,12 @@ impl WalkedTree {
                     subtrees.insert(subtree.path, tree);
                 }
                 (true, None) => {}
-                (false, before) => tree.restore(&subtree.path, before.as_ref()),
+                (false, before) => restore(&mut nodes, &subtree.path, before.as_ref()),
             }
         }
         for mount in index.mounts {
             if let Some(subtree) = subtrees.remove(&mount) {
-                tree.graft(&mount, subtree);
+                graft(&mut nodes, &mut grafted, &mount, subtree);
             } else if !INIT_LAYER_FILES.iter().any(|f| Path::new(f) == mount) {
                 bail!(
                     "{} is a mount point in the walker, and its files cannot be read",
@@ -355,8 +507,31 @@ impl WalkedTree {
                 );
             }
         }
-        export::undo_init_layer(&mut tree.nodes, image_created);
-        Ok(tree)
+        export::undo_init_layer(&mut nodes, image_created);
+        let mut lazy: HashMap<PathBuf, u64> = index.lazy.into_iter().collect();
+        let nodes = nodes
+            .into_iter()
+            .map(|(path, node)| {
+                let lazy = lazy.remove(&path).map(|id| Lazy {
+                    id,
+                    node: std::sync::OnceLock::new(),
+                });
+                (path, Listed { node, lazy })
+            })
+            .collect();
+        Ok(WalkedTree {
+            nodes,
+            served_paths: index.served_paths,
+            hidden: grafted,
+            served: Mutex::new(Served {
+                connection,
+                broken: false,
+            }),
+            prefixes: Mutex::new(PrefixCache::default()),
+            index_from_cache: index.from_cache,
+            inodes: Mutex::new(index.inodes),
+            failures: Mutex::new(Vec::new()),
+        })
     }
 
     /// The index came from rslim's cache, not from a walk.
@@ -364,62 +539,134 @@ impl WalkedTree {
         self.index_from_cache
     }
 
-    /// Gives directory `dir` the metadata it had before the walker started
-    /// (`before`: its tar, named from its own name), or removes it with
-    /// what is below when the image had none.
-    fn restore(&mut self, dir: &Path, before: Option<&RootFs>) {
-        let name = Path::new("/").join(dir.file_name().unwrap_or_default());
-        match before.and_then(|tree| tree.get(&name)) {
-            Some(original) => {
-                if let Some(node) = self.nodes.get_mut(dir) {
-                    if node.is_dir() && original.is_dir() {
-                        node.meta = original.meta.clone();
-                    }
-                }
-            }
-            None => {
-                let doomed: Vec<PathBuf> = self
-                    .nodes
-                    .keys()
-                    .filter(|path| path.starts_with(dir))
-                    .cloned()
-                    .collect();
-                for path in doomed {
-                    self.nodes.remove(&path);
-                }
-            }
-        }
-    }
-
-    /// Puts the nodes of `subtree` (named from the mount point's own name)
-    /// at `mount`.
-    fn graft(&mut self, mount: &Path, subtree: RootFs) {
-        let layer = self.hidden.len() + 1;
-        let parent = mount.parent().unwrap_or(Path::new("/"));
-        for node in subtree.nodes() {
-            let relative = node.path.strip_prefix("/").unwrap_or(&node.path);
-            let path = parent.join(relative);
-            if !path.starts_with(mount) {
-                continue;
-            }
-            let mut node = node.clone();
-            node.path = path;
-            if let Some(content) = &mut node.content {
-                debug_assert_eq!(content.layer, 0, "a flat tar has one layer");
-                content.layer = layer;
-            }
-            self.nodes.insert(node.path.clone(), node);
-        }
-        self.hidden.push(subtree);
-    }
-
+    /// The node at `path`; a regular file the walk did not look up is
+    /// looked up now, with the other such files of its directory.
     pub fn get(&self, path: &Path) -> Option<&Node> {
-        self.nodes.get(path)
+        let listed = self.nodes.get(path)?;
+        let Some(lazy) = &listed.lazy else {
+            return Some(&listed.node);
+        };
+        if lazy.node.get().is_none() {
+            let dir = path.parent().unwrap_or(Path::new("/"));
+            let siblings = self
+                .nodes
+                .range::<Path, _>((std::ops::Bound::Excluded(dir), std::ops::Bound::Unbounded))
+                .take_while(|(p, _)| p.starts_with(dir))
+                .filter(|(p, l)| p.parent() == Some(dir) && *p != path && l.unlooked().is_some())
+                .map(|(p, _)| p.as_path());
+            let wanted: Vec<&Path> = std::iter::once(path)
+                .chain(siblings)
+                .take(STAT_WINDOW)
+                .collect();
+            self.look_up(&wanted);
+        }
+        lazy.node.get()
     }
 
-    /// All nodes in path order.
+    /// Looks up the files of `paths` not looked up yet, [`STAT_WINDOW`] at a time.
+    fn look_up(&self, paths: &[&Path]) {
+        let wanted: Vec<(&Path, &Lazy)> = paths
+            .iter()
+            .filter_map(|path| Some((*path, self.nodes.get(*path)?.unlooked()?)))
+            .collect();
+        for window in wanted.chunks(STAT_WINDOW) {
+            if let Err(e) = self.look_up_window(window) {
+                self.fail(format!("looking up files in the walker failed: {e}"));
+                return;
+            }
+        }
+    }
+
+    fn look_up_window(&self, window: &[(&Path, &Lazy)]) -> io::Result<()> {
+        let mut served = self.served.lock().map_err(|_| broken())?;
+        if served.broken {
+            return Err(broken());
+        }
+        served.broken = true;
+        let connection = &mut served.connection;
+        for (path, _) in window {
+            Request::Stat {
+                path: path.as_os_str().as_bytes().to_vec(),
+            }
+            .write_to(&mut connection.writer)?;
+        }
+        connection.writer.flush()?;
+        let mut reader = io::BufReader::new(&mut connection.reader);
+        let mut records = Vec::with_capacity(window.len());
+        for _ in window {
+            records.push(Record::read_from(&mut reader)?);
+        }
+        // Nothing follows the replies: the buffer holds nothing more.
+        drop(reader);
+        served.broken = false;
+        drop(served);
+        for ((path, lazy), record) in window.iter().zip(records) {
+            match record {
+                Record::Entry(entry)
+                    if entry.kind == Kind::File && entry.path == path.as_os_str().as_bytes() =>
+                {
+                    // Hard links share one content id, so the writer links them.
+                    let id = match entry.nlink > 1 {
+                        true => {
+                            let mut inodes = self.inodes.lock().map_err(|_| broken())?;
+                            *inodes.entry((entry.dev, entry.ino)).or_insert(lazy.id)
+                        }
+                        false => lazy.id,
+                    };
+                    let _ = lazy.node.set(entry_node(path.to_path_buf(), entry, id));
+                }
+                Record::Error(message) => self.fail(message),
+                other => self.fail(format!(
+                    "the walker described {} as {other:?}, not the regular file its listing named",
+                    path.display()
+                )),
+            }
+        }
+        Ok(())
+    }
+
+    fn fail(&self, message: String) {
+        if let Ok(mut failures) = self.failures.lock() {
+            failures.push(message);
+        }
+    }
+
+    /// Fails when a file the walk named could not be looked up later:
+    /// what was resolved or written from the tree may then be wrong.
+    pub fn check(&self) -> anyhow::Result<()> {
+        let failures = self
+            .failures
+            .lock()
+            .map_err(|_| anyhow::anyhow!("poisoned"))?;
+        match failures.first() {
+            None => Ok(()),
+            Some(first) => bail!(
+                "{} file(s) of the image could not be looked up in the walker: {first}",
+                failures.len()
+            ),
+        }
+    }
+
+    /// All nodes in path order, every file looked up.
     pub fn nodes(&self) -> impl Iterator<Item = &Node> {
-        self.nodes.values()
+        let unlooked: Vec<&Path> = self
+            .nodes
+            .iter()
+            .filter(|(_, listed)| listed.unlooked().is_some())
+            .map(|(path, _)| path.as_path())
+            .collect();
+        self.look_up(&unlooked);
+        self.nodes.keys().filter_map(|path| self.get(path))
+    }
+
+    /// Where the bytes of the regular file at `path` are.
+    fn file_content(&self, path: &Path) -> io::Result<ContentRef> {
+        self.get(path).and_then(|n| n.content).ok_or_else(|| {
+            io::Error::new(
+                io::ErrorKind::NotFound,
+                format!("{} is not a file", path.display()),
+            )
+        })
     }
 
     /// Tells the walker to exit; it is removed with every other container.
@@ -645,11 +892,23 @@ impl ContentSource for WalkedTree {
 
 impl FsTree for WalkedTree {
     fn kind(&self, path: &Path) -> Option<NodeKind> {
-        node::kind_in(&self.nodes, path)
+        if path == Path::new("/") {
+            return Some(NodeKind::Dir);
+        }
+        self.get(path).map(|node| node.kind.clone())
+    }
+
+    fn kind_unsized(&self, path: &Path) -> Option<NodeKind> {
+        if path == Path::new("/") {
+            return Some(NodeKind::Dir);
+        }
+        self.nodes
+            .get(path)
+            .map(|listed| listed.known().kind.clone())
     }
 
     fn read(&self, path: &Path, limit: u64) -> io::Result<Vec<u8>> {
-        let content = node::file_content_in(&self.nodes, path)?;
+        let content = self.file_content(path)?;
         if content.layer != SERVED {
             let mut bytes = Vec::with_capacity(content.size.min(limit) as usize);
             self.open(&content)?.take(limit).read_to_end(&mut bytes)?;
@@ -677,7 +936,7 @@ impl FsTree for WalkedTree {
     }
 
     fn read_at(&self, path: &Path, offset: u64, len: u64) -> io::Result<Vec<u8>> {
-        let content = node::file_content_in(&self.nodes, path)?;
+        let content = self.file_content(path)?;
         if content.layer != SERVED || offset == 0 {
             let mut bytes = self.read(path, offset.saturating_add(len))?;
             return Ok(bytes.split_off((offset as usize).min(bytes.len())));
@@ -688,16 +947,25 @@ impl FsTree for WalkedTree {
         Ok(bytes)
     }
 
+    /// The files are looked up together first (a limit of 0 does only that).
     fn prefetch(&self, paths: &[PathBuf], limit: u64) {
+        let wanted: Vec<&Path> = paths.iter().map(PathBuf::as_path).collect();
+        self.look_up(&wanted);
+        if limit == 0 {
+            return;
+        }
         let contents: Vec<ContentRef> = paths
             .iter()
-            .filter_map(|path| node::file_content_in(&self.nodes, path).ok())
+            .filter_map(|path| self.file_content(path).ok())
             .collect();
         self.prefetch_heads(&contents, limit);
     }
 
+    /// Regular files the walk did not look up are visited as files of
+    /// size 0: the walk tells kinds (and is one pass over the index), not
+    /// sizes; ask [`FsTree::kind`] for those.
     fn walk(&self, dir: &Path, visit: &mut dyn FnMut(&Path, &NodeKind)) {
-        super::overlay::walk(&self.nodes, dir, |node| &node.kind, visit)
+        super::overlay::walk(&self.nodes, dir, |listed| &listed.known().kind, visit)
     }
 }
 

@@ -69,6 +69,7 @@ mod tests {
             bytes_total: total as u64 * 1000,
             whole: kept == total,
             kept_whole_for: None,
+            files: Vec::new(),
         }
     }
 

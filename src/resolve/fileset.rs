@@ -12,7 +12,7 @@ use super::appfiles::{find_app_files, AppFilesMode};
 use super::closure::{LibraryResolver, Missing};
 use super::includes::{wanted, Exclusion, Includes};
 use super::keep_packages::{existing_paths, whole_packages, KeepMode, Whole};
-use super::package_use::{package_use, PackageUse};
+use super::package_use::{package_counts, PackageUse};
 use super::packages::{DbFormat, PackageDb};
 use super::pathwalk::{normalize, resolve, Resolved};
 use super::rules::{RuleContext, RuntimeRule, Want};
@@ -510,7 +510,7 @@ fn keep_package_metadata(
             }
         }
     }
-    keep.packages = package_use(tree, packages, &keep.paths, whole);
+    keep.packages = package_counts(tree, packages, &keep.paths, whole);
     let indices: Vec<usize> = keep.packages.iter().map(|row| row.index).collect();
     let mut synthetic = status_d(tree, packages, &indices, &keep.paths);
     synthetic.retain(|path, _| !excluded(path));

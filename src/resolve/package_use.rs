@@ -35,6 +35,9 @@ pub struct PackageUse {
     /// for packages it did not expand.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub kept_whole_for: Option<Whole>,
+    /// Its files and symlinks in the original (what the counts count).
+    #[serde(skip)]
+    pub files: Vec<PathBuf>,
 }
 
 /// One row per package owning a kept file or symlink, sorted by name.
@@ -46,39 +49,69 @@ pub fn package_use(
     kept: &BTreeMap<PathBuf, Reason>,
     expanded: &BTreeMap<usize, Whole>,
 ) -> Vec<PackageUse> {
+    let mut rows = package_counts(tree, packages, kept, expanded);
+    add_sizes(&mut rows, tree, kept);
+    rows
+}
+
+/// [`package_use`] without the bytes (left 0): counting needs only each
+/// file's kind, which a walker that looks files up on first use knows
+/// without a round trip. [`add_sizes`] adds them, when it costs no wait
+/// (the build does it while the engine loads the slim image).
+pub fn package_counts(
+    tree: &dyn FsTree,
+    packages: &PackageDb,
+    kept: &BTreeMap<PathBuf, Reason>,
+    expanded: &BTreeMap<usize, Whole>,
+) -> Vec<PackageUse> {
     let mut rows = Vec::new();
     for (index, package) in packages.packages.iter().enumerate() {
-        let mut row = PackageUse {
+        let files = packages.files_of(index);
+        if !files.iter().any(|path| kept.contains_key(path)) {
+            continue;
+        }
+        let counted: Vec<PathBuf> = files
+            .iter()
+            .filter(|path| !matches!(tree.kind_unsized(path), Some(NodeKind::Dir) | None))
+            .cloned()
+            .collect();
+        let files_kept = counted.iter().filter(|p| kept.contains_key(*p)).count();
+        if files_kept == 0 {
+            continue;
+        }
+        rows.push(PackageUse {
             index,
             name: package.name.clone(),
             version: package.version.clone(),
             architecture: package.architecture.clone(),
-            files_kept: 0,
-            files_total: 0,
+            files_kept,
+            files_total: counted.len(),
             bytes_kept: 0,
             bytes_total: 0,
-            whole: false,
+            whole: files_kept == counted.len(),
             kept_whole_for: expanded.get(&index).copied(),
-        };
-        for path in packages.files_of(index) {
-            let bytes = match tree.kind(path) {
-                Some(NodeKind::File { size }) => size,
-                Some(NodeKind::Dir) | None => continue,
-                Some(_) => 0,
-            };
-            row.files_total += 1;
-            row.bytes_total += bytes;
-            if kept.contains_key(path) {
-                row.files_kept += 1;
-                row.bytes_kept += bytes;
-            }
-        }
-        if row.files_kept > 0 {
-            row.whole = row.files_kept == row.files_total;
-            rows.push(row);
-        }
+            files: counted,
+        });
     }
     rows
+}
+
+/// The bytes of each row's regular files, kept and in all.
+pub fn add_sizes(rows: &mut [PackageUse], tree: &dyn FsTree, kept: &BTreeMap<PathBuf, Reason>) {
+    for row in rows {
+        tree.prefetch(&row.files, 0);
+        let (mut bytes_kept, mut bytes_total) = (0, 0);
+        for path in &row.files {
+            if let Some(NodeKind::File { size }) = tree.kind(path) {
+                bytes_total += size;
+                if kept.contains_key(path) {
+                    bytes_kept += size;
+                }
+            }
+        }
+        row.bytes_kept = bytes_kept;
+        row.bytes_total = bytes_total;
+    }
 }
 
 #[cfg(test)]

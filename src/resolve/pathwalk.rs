@@ -54,7 +54,7 @@ pub fn resolve(tree: &dyn FsTree, path: &Path) -> Option<Resolved> {
             continue;
         }
         let candidate = real.join(&name);
-        match tree.kind(&candidate)? {
+        match tree.kind_unsized(&candidate)? {
             NodeKind::Symlink { target } => {
                 followed += 1;
                 if followed > MAX_SYMLINKS || target.as_os_str().is_empty() {

@@ -11,6 +11,13 @@ pub trait FsTree {
     /// What `path` (absolute, normalised) is, without following a final symlink.
     fn kind(&self, path: &Path) -> Option<NodeKind>;
 
+    /// As [`FsTree::kind`], but a regular file's size may be given as 0:
+    /// what following a path needs, which a tree that looks files up on
+    /// first use (the light walk's) answers without a round trip.
+    fn kind_unsized(&self, path: &Path) -> Option<NodeKind> {
+        self.kind(path)
+    }
+
     /// Up to `limit` bytes from the start of the regular file at `path`.
     fn read(&self, path: &Path, limit: u64) -> io::Result<Vec<u8>>;
 

@@ -180,15 +180,7 @@ impl ProfilingContainer {
             } else {
                 vec!["SYS_ADMIN".into()]
             },
-            env: launch
-                .env
-                .iter()
-                .cloned()
-                .chain(
-                    std::env::var_os("RSLIM_AB_NOLINGER")
-                        .map(|_| "RSLIM_AB_NOLINGER=1".to_string()),
-                )
-                .collect(),
+            env: launch.env.clone(),
             volumes: run.volume_paths(),
             volumes_as: VolumeMount::Labelled,
             ..ContainerSpec::default()

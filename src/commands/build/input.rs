@@ -69,6 +69,7 @@ async fn open_engine_image(docker: &Docker, args: &BuildArgs, name: &str) -> Res
                 .then(|| inspect.root_fs.as_ref().and_then(|r| r.layers.clone()))
                 .flatten()
                 .unwrap_or_default(),
+            hurry: None,
         },
         None => OriginalSource::Export {
             image_id: image_id.clone(),

@@ -234,6 +234,11 @@ async fn build(
             config_bytes: Vec::new(),
         },
     );
+    let mut original_source = original_source;
+    let (hurry, hurried) = std::sync::mpsc::channel();
+    if let original::OriginalSource::Walk { hurry: slot, .. } = &mut original_source {
+        *slot = Some(hurried);
+    }
     let mut export = AbortOnDrop(tokio::spawn(read_original(
         docker.clone(),
         original_source,
@@ -353,6 +358,9 @@ async fn build(
     let stop_signal = config.run.stop_signal.clone().filter(|s| !s.is_empty());
     let signal = (!app_gone).then(|| stop_signal.as_deref().unwrap_or("SIGTERM"));
     let findings = container.stop_and_collect(docker, signal, &options).await?;
+    // From now on the build waits for the walk: the walker lists the rest
+    // without looking regular files up (they are, when first used).
+    let _ = hurry.send(());
     check_outcome(docker, &container, &findings).await?;
     // Removing the container (and its volumes) overlaps the rest of the
     // build; `created.remove_all` still covers it if anything fails first.
@@ -392,6 +400,7 @@ async fn build(
     })
     .await
     .fail_with(ExitKind::Internal)?;
+    original.tree.check()?;
     keep_options::check_exclusions(args, &keep)?;
     outcome::check_entrypoint(&original.config.run, &keep)?;
     notes.extend(original.notes.iter().cloned());
@@ -408,6 +417,9 @@ async fn build(
         outputs,
         need_engine: plan.verify,
     };
+    // The kept files' metadata at once (the walker may not have looked them up).
+    let kept_paths: Vec<std::path::PathBuf> = keep.paths.keys().cloned().collect();
+    original.tree.fs().prefetch(&kept_paths, 0);
     // The layer, and the archive `docker load` reads, go to $TMPDIR first.
     let slim_bytes_estimate = 2 * keep
         .paths
@@ -526,7 +538,7 @@ async fn build(
             .map(|m| format!("{} (needed by {})", m.soname, m.needed_by.display()))
             .collect(),
         keep_mode: args.keep,
-        packages: keep.packages.clone(),
+        packages: written.packages.clone(),
         kept_by_reason: crate::report::totals_by_reason(&written.kept),
         kept: written.kept,
         error: None,

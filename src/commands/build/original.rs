@@ -23,7 +23,8 @@ pub struct Original {
 /// The original filesystem, read whole or walked.
 pub enum OriginalTree {
     Read(RootFs),
-    Walked(WalkedTree),
+    // Boxed: the walked tree carries its connection and locks.
+    Walked(Box<WalkedTree>),
 }
 
 impl OriginalTree {
@@ -37,14 +38,23 @@ impl OriginalTree {
     pub fn fs(&self) -> &dyn FsTree {
         match self {
             OriginalTree::Read(tree) => tree,
-            OriginalTree::Walked(tree) => tree,
+            OriginalTree::Walked(tree) => tree.as_ref(),
         }
     }
 
     pub fn content(&self) -> &dyn ContentSource {
         match self {
             OriginalTree::Read(tree) => tree,
-            OriginalTree::Walked(tree) => tree,
+            OriginalTree::Walked(tree) => tree.as_ref(),
+        }
+    }
+
+    /// Fails when the walked tree could not look up a file it named: what
+    /// was resolved or written from it cannot be trusted.
+    pub fn check(&self) -> Result<()> {
+        match self {
+            OriginalTree::Read(_) => Ok(()),
+            OriginalTree::Walked(tree) => tree.check().fail_with(ExitKind::Internal),
         }
     }
 
@@ -66,6 +76,9 @@ pub enum OriginalSource {
         /// The image's layers (`diff_ids`), to find the walk's index in
         /// rslim's cache and keep it there; empty: no cache.
         cached_by: Vec<String>,
+        /// Told when the build starts waiting for the walk (see
+        /// `Request::Hurry`); `None`: never.
+        hurry: Option<std::sync::mpsc::Receiver<()>>,
     },
     /// `docker export` of a container created from the image and never
     /// started (see [`source`]); `config_bytes` is the image's config document.
@@ -90,6 +103,7 @@ pub async fn read_original(
             image_id,
             config_bytes,
             cached_by,
+            hurry,
         } => {
             let name = container_name("walk");
             let config = ImageConfig::parse(&config_bytes).fail_with(ExitKind::Internal)?;
@@ -103,6 +117,7 @@ pub async fn read_original(
                 &image_id,
                 config_bytes.clone(),
                 cache,
+                hurry,
             )
             .await;
             match walked {
@@ -116,7 +131,7 @@ pub async fn read_original(
                     }
                     return Ok(Original {
                         config: ImageConfig::parse(&config_bytes).fail_with(ExitKind::Internal)?,
-                        tree: OriginalTree::Walked(tree),
+                        tree: OriginalTree::Walked(Box::new(tree)),
                         notes,
                     });
                 }

@@ -19,6 +19,7 @@ use crate::output::{
 };
 use crate::report::{KeptPath, OutputRecord};
 use crate::resolve::fileset::KeepSet;
+use crate::resolve::package_use::{add_sizes, PackageUse};
 
 /// The slim image as files in a private temp dir (removed when dropped):
 /// what every output, and a registry push, is made from.
@@ -55,6 +56,8 @@ pub struct Written {
     pub in_engine: Option<String>,
     /// The written image, alive until the build ends: what `--push` sends.
     pub slim: Arc<SlimFiles>,
+    /// The kept packages, their sizes added.
+    pub packages: Vec<PackageUse>,
 }
 
 /// What to write, and where.
@@ -107,7 +110,7 @@ pub async fn write(
         })
         .collect();
     let source = request.source.to_string();
-    let (slim, summary) = tokio::task::spawn_blocking(move || {
+    let (slim, summary, original) = tokio::task::spawn_blocking(move || {
         // Named after this process: if it is killed, the next build removes it.
         let dir = crate::leftovers::temp::private_dir()?;
         let layer = dir.path().join("layer.tar");
@@ -115,7 +118,7 @@ pub async fn write(
         let (contents, extra_nodes) = WithExtras::new(original.tree.content(), &extras);
         nodes.extend(extra_nodes);
         let summary = write_layer(&nodes, &contents, &mut layer_file)?;
-        original.tree.finish();
+        original.tree.check()?;
         layer_file.flush()?;
         drop(layer_file);
         let labels = [(super::SOURCE_LABEL.to_string(), source.clone())];
@@ -132,12 +135,23 @@ pub async fn write(
             image_id,
             oci: OnceLock::new(),
         };
-        anyhow::Ok((slim, summary))
+        anyhow::Ok((slim, summary, original))
     })
     .await
     .fail_with(ExitKind::Internal)?
     .fail_with(ExitKind::Internal)?;
     let slim = Arc::new(slim);
+    // The report's package sizes, while the outputs are written and the
+    // engine loads the image: they may need the walker to look files up.
+    let sizes = tokio::task::spawn_blocking({
+        let (mut rows, kept) = (keep.packages.clone(), keep.paths.clone());
+        move || {
+            add_sizes(&mut rows, original.tree.fs(), &kept);
+            let checked = original.tree.check();
+            original.tree.finish();
+            checked.map(|()| rows)
+        }
+    });
 
     let cancel = CancelOnDrop(Arc::new(AtomicBool::new(false)));
     let mut records = tokio::task::spawn_blocking({
@@ -166,7 +180,9 @@ pub async fn write(
         None
     };
     drop(cancel);
+    let packages = sizes.await.fail_with(ExitKind::Internal)??;
     Ok(Written {
+        packages,
         image_id: slim.image_id.clone(),
         layer_digest: summary.diff_id,
         files: summary.files,

@@ -25,7 +25,7 @@ use crate::docker::EngineKind;
 use crate::output::digest::to_hex;
 
 /// Bumped when what the walker's index means, or how rslim reads it, changes.
-const FORMAT: &str = "rslim walk index 1";
+const FORMAT: &str = "rslim walk index 2";
 /// At most this many indexes (about 90 bytes a path: 5 MB for 55,000 paths).
 pub const MAX_ENTRIES: usize = 64;
 /// At most this many bytes of indexes in all.

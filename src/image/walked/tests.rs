@@ -7,7 +7,8 @@ use std::process::{Command, Stdio};
 
 /// The real sensor's `serve-tree` over a directory of real files,
 /// through pipes instead of a container's attached stdio.
-fn walked(root: &Path) -> (WalkedTree, std::process::Child) {
+/// `walk` is [`Request::Walk`], or [`Request::WalkNames`] (files looked up on first use).
+fn walked_with(root: &Path, walk: Request) -> (WalkedTree, std::process::Child) {
     let dir = tempfile::tempdir().unwrap();
     let sensor = dir.path().join("sensor");
     std::fs::write(&sensor, crate::sensor::embedded::sensor_binary()).unwrap();
@@ -22,7 +23,8 @@ fn walked(root: &Path) -> (WalkedTree, std::process::Child) {
         reader: Box::new(child.stdout.take().unwrap()),
         writer: Box::new(child.stdin.take().unwrap()),
     };
-    let tree = WalkedTree::read(connection, Vec::new(), 1_000_000).unwrap();
+    let tree =
+        WalkedTree::read_cached(connection, Vec::new(), 1_000_000, None, None, walk, None).unwrap();
     (tree, child)
 }
 
@@ -33,6 +35,16 @@ fn only_run_is_touched_by_the_engines_at_start() {
 
 #[test]
 fn the_walked_tree_is_the_host_tree_with_hard_links_and_hostile_names() {
+    the_host_tree_walked_with(Request::Walk);
+}
+
+/// The same with every regular file looked up only when first used.
+#[test]
+fn a_light_walk_gives_the_same_tree_once_files_are_looked_up() {
+    the_host_tree_walked_with(Request::WalkNames);
+}
+
+fn the_host_tree_walked_with(walk: Request) {
     let root = tempfile::tempdir().unwrap();
     let at = |p: &[u8]| root.path().join(OsStr::from_bytes(p));
     std::fs::create_dir_all(at(b"usr/lib")).unwrap();
@@ -47,7 +59,7 @@ fn the_walked_tree_is_the_host_tree_with_hard_links_and_hostile_names() {
     )
     .unwrap();
     std::fs::set_permissions(at(b"empty"), std::fs::Permissions::from_mode(0o4711)).unwrap();
-    let (tree, mut child) = walked(root.path());
+    let (tree, mut child) = walked_with(root.path(), walk);
     let host = HostTree::new(root.path());
 
     let mut paths: Vec<PathBuf> = Vec::new();
@@ -96,6 +108,7 @@ fn the_walked_tree_is_the_host_tree_with_hard_links_and_hostile_names() {
     let empty = tree.get(Path::new("/empty")).unwrap().content.unwrap();
     assert_eq!(tree.open(&empty).unwrap().read(&mut half).unwrap(), 0);
     assert_eq!(tree.read(Path::new("/new\nline\u{fffd}"), 10).ok(), None);
+    tree.check().unwrap();
     tree.finish();
     assert!(child.wait().unwrap().success());
 }
