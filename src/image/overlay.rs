@@ -200,10 +200,10 @@ pub fn children<V>(tree: &BTreeMap<PathBuf, V>, dir: &Path) -> Vec<PathBuf> {
 /// first with each directory before its contents. An entry whose parent is
 /// not a directory the walk reached is passed over, as a walk by listing
 /// would never reach it.
-pub fn walk<V>(
-    tree: &BTreeMap<PathBuf, V>,
-    dir: &Path,
-    kind_of: impl Fn(&V) -> &NodeKind,
+pub fn walk<'t, V>(
+    tree: &'t BTreeMap<PathBuf, V>,
+    dir: &'t Path,
+    kind_of: impl Fn(&'t V) -> &'t NodeKind,
     visit: &mut dyn FnMut(&Path, &NodeKind),
 ) {
     let mut open: Vec<&Path> = vec![dir];

@@ -82,7 +82,11 @@ pub struct HiddenSubtree {
 }
 
 pub struct WalkedTree {
-    nodes: BTreeMap<PathBuf, Listed>,
+    nodes: BTreeMap<PathBuf, Node>,
+    /// The nodes of files the walk named without looking them up (their
+    /// node in `nodes` is a stand-in, see [`unlooked_file`]), by content
+    /// id, once looked up.
+    looked: Vec<std::sync::OnceLock<Box<Node>>>,
     /// The tree path of each content id the walker serves.
     served_paths: Vec<PathBuf>,
     hidden: Vec<RootFs>,
@@ -98,34 +102,15 @@ pub struct WalkedTree {
     failures: Mutex<Vec<String>>,
 }
 
-/// A path of the index. A regular file a light walk named without looking
-/// it up has a stand-in node (its kind, no metadata) and is looked up on
-/// first use ([`WalkedTree::get`]).
-struct Listed {
-    node: Node,
-    lazy: Option<Lazy>,
-}
+/// `ContentRef::layer` of a stand-in node: a regular file not looked up
+/// yet, whose content id is `offset`.
+const UNLOOKED: usize = usize::MAX;
 
-impl Listed {
-    /// The node as known now: looked up, or the stand-in.
-    fn known(&self) -> &Node {
-        self.lazy
-            .as_ref()
-            .and_then(|lazy| lazy.node.get())
-            .unwrap_or(&self.node)
-    }
-
-    /// A file not looked up yet.
-    fn unlooked(&self) -> Option<&Lazy> {
-        self.lazy.as_ref().filter(|lazy| lazy.node.get().is_none())
-    }
-}
-
-/// A regular file not looked up yet.
-struct Lazy {
-    /// The content id kept for it when the index was read.
-    id: u64,
-    node: std::sync::OnceLock<Node>,
+/// The content id of a stand-in node.
+fn unlooked_id(node: &Node) -> Option<usize> {
+    node.content
+        .filter(|content| content.layer == UNLOOKED)
+        .map(|content| content.offset as usize)
 }
 
 /// Lookups asked for at once (each request and reply is about 100 bytes).
@@ -191,8 +176,6 @@ impl PrefixCache {
 /// The walker's index as read: every path but the mount points, which it names.
 pub struct Index {
     nodes: BTreeMap<PathBuf, Node>,
-    /// Regular files named but not looked up, with their content ids.
-    lazy: Vec<(PathBuf, u64)>,
     inodes: HashMap<(u64, u64), u64>,
     /// The tree path of each content id.
     served_paths: Vec<PathBuf>,
@@ -229,7 +212,6 @@ impl Index {
         }
         let mut index = Index {
             nodes: BTreeMap::new(),
-            lazy: Vec::new(),
             inodes: HashMap::new(),
             served_paths: Vec::new(),
             mounts: Vec::new(),
@@ -250,8 +232,7 @@ impl Index {
                     let path = plain_path(&path)?;
                     index.served_paths.push(path.clone());
                     let id = (index.served_paths.len() - 1) as u64;
-                    index.lazy.push((path.clone(), id));
-                    index.nodes.insert(path.clone(), unlooked_file(path));
+                    index.nodes.insert(path.clone(), unlooked_file(path, id));
                 }
                 Record::MountPoint(path) => {
                     index.mounts.push(PathBuf::from(OsStr::from_bytes(&path)))
@@ -413,12 +394,16 @@ fn plain_path(bytes: &[u8]) -> anyhow::Result<PathBuf> {
 
 /// The stand-in node of a regular file not looked up yet: its kind, and
 /// nothing else (see [`WalkedTree::walk`]).
-fn unlooked_file(path: PathBuf) -> Node {
+fn unlooked_file(path: PathBuf, id: u64) -> Node {
     Node {
         path,
         kind: NodeKind::File { size: 0 },
         meta: NodeMeta::default(),
-        content: None,
+        content: Some(ContentRef {
+            layer: UNLOOKED,
+            offset: id,
+            size: 0,
+        }),
     }
 }
 
@@ -508,19 +493,12 @@ impl WalkedTree {
             }
         }
         export::undo_init_layer(&mut nodes, image_created);
-        let mut lazy: HashMap<PathBuf, u64> = index.lazy.into_iter().collect();
-        let nodes = nodes
-            .into_iter()
-            .map(|(path, node)| {
-                let lazy = lazy.remove(&path).map(|id| Lazy {
-                    id,
-                    node: std::sync::OnceLock::new(),
-                });
-                (path, Listed { node, lazy })
-            })
+        let looked = (0..index.served_paths.len())
+            .map(|_| std::sync::OnceLock::new())
             .collect();
         Ok(WalkedTree {
             nodes,
+            looked,
             served_paths: index.served_paths,
             hidden: grafted,
             served: Mutex::new(Served {
@@ -542,17 +520,20 @@ impl WalkedTree {
     /// The node at `path`; a regular file the walk did not look up is
     /// looked up now, with the other such files of its directory.
     pub fn get(&self, path: &Path) -> Option<&Node> {
-        let listed = self.nodes.get(path)?;
-        let Some(lazy) = &listed.lazy else {
-            return Some(&listed.node);
+        let node = self.nodes.get(path)?;
+        let Some(id) = unlooked_id(node) else {
+            return Some(node);
         };
-        if lazy.node.get().is_none() {
+        let cell = self.looked.get(id)?;
+        if cell.get().is_none() {
             let dir = path.parent().unwrap_or(Path::new("/"));
             let siblings = self
                 .nodes
                 .range::<Path, _>((std::ops::Bound::Excluded(dir), std::ops::Bound::Unbounded))
                 .take_while(|(p, _)| p.starts_with(dir))
-                .filter(|(p, l)| p.parent() == Some(dir) && *p != path && l.unlooked().is_some())
+                .filter(|(p, n)| {
+                    p.parent() == Some(dir) && *p != path && self.unlooked(n).is_some()
+                })
                 .map(|(p, _)| p.as_path());
             let wanted: Vec<&Path> = std::iter::once(path)
                 .chain(siblings)
@@ -560,14 +541,26 @@ impl WalkedTree {
                 .collect();
             self.look_up(&wanted);
         }
-        lazy.node.get()
+        cell.get().map(|node| node.as_ref())
+    }
+
+    /// The content id of a stand-in node whose file is not looked up yet.
+    fn unlooked(&self, node: &Node) -> Option<usize> {
+        unlooked_id(node).filter(|&id| self.looked.get(id).is_some_and(|c| c.get().is_none()))
+    }
+
+    /// The node as known now: looked up, or the stand-in.
+    fn known<'a>(&'a self, node: &'a Node) -> &'a Node {
+        unlooked_id(node)
+            .and_then(|id| self.looked.get(id)?.get())
+            .map_or(node, |looked| looked.as_ref())
     }
 
     /// Looks up the files of `paths` not looked up yet, [`STAT_WINDOW`] at a time.
     fn look_up(&self, paths: &[&Path]) {
-        let wanted: Vec<(&Path, &Lazy)> = paths
+        let wanted: Vec<(&Path, usize)> = paths
             .iter()
-            .filter_map(|path| Some((*path, self.nodes.get(*path)?.unlooked()?)))
+            .filter_map(|path| Some((*path, self.unlooked(self.nodes.get(*path)?)?)))
             .collect();
         for window in wanted.chunks(STAT_WINDOW) {
             if let Err(e) = self.look_up_window(window) {
@@ -577,7 +570,7 @@ impl WalkedTree {
         }
     }
 
-    fn look_up_window(&self, window: &[(&Path, &Lazy)]) -> io::Result<()> {
+    fn look_up_window(&self, window: &[(&Path, usize)]) -> io::Result<()> {
         let mut served = self.served.lock().map_err(|_| broken())?;
         if served.broken {
             return Err(broken());
@@ -600,7 +593,7 @@ impl WalkedTree {
         drop(reader);
         served.broken = false;
         drop(served);
-        for ((path, lazy), record) in window.iter().zip(records) {
+        for (&(path, own_id), record) in window.iter().zip(records) {
             match record {
                 Record::Entry(entry)
                     if entry.kind == Kind::File && entry.path == path.as_os_str().as_bytes() =>
@@ -609,11 +602,17 @@ impl WalkedTree {
                     let id = match entry.nlink > 1 {
                         true => {
                             let mut inodes = self.inodes.lock().map_err(|_| broken())?;
-                            *inodes.entry((entry.dev, entry.ino)).or_insert(lazy.id)
+                            *inodes
+                                .entry((entry.dev, entry.ino))
+                                .or_insert(own_id as u64)
                         }
-                        false => lazy.id,
+                        false => own_id as u64,
                     };
-                    let _ = lazy.node.set(entry_node(path.to_path_buf(), entry, id));
+                    let _ = self.looked[own_id].set(Box::new(entry_node(
+                        path.to_path_buf(),
+                        entry,
+                        id,
+                    )));
                 }
                 Record::Error(message) => self.fail(message),
                 other => self.fail(format!(
@@ -652,7 +651,7 @@ impl WalkedTree {
         let unlooked: Vec<&Path> = self
             .nodes
             .iter()
-            .filter(|(_, listed)| listed.unlooked().is_some())
+            .filter(|(_, node)| self.unlooked(node).is_some())
             .map(|(path, _)| path.as_path())
             .collect();
         self.look_up(&unlooked);
@@ -904,7 +903,7 @@ impl FsTree for WalkedTree {
         }
         self.nodes
             .get(path)
-            .map(|listed| listed.known().kind.clone())
+            .map(|node| self.known(node).kind.clone())
     }
 
     fn read(&self, path: &Path, limit: u64) -> io::Result<Vec<u8>> {
@@ -965,7 +964,7 @@ impl FsTree for WalkedTree {
     /// size 0: the walk tells kinds (and is one pass over the index), not
     /// sizes; ask [`FsTree::kind`] for those.
     fn walk(&self, dir: &Path, visit: &mut dyn FnMut(&Path, &NodeKind)) {
-        super::overlay::walk(&self.nodes, dir, |listed| &listed.known().kind, visit)
+        super::overlay::walk(&self.nodes, dir, |node| &self.known(node).kind, visit)
     }
 }
 
