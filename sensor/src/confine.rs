@@ -562,14 +562,20 @@ mod tests {
     #[cfg(target_arch = "x86_64")]
     fn int80(number: u32, arg: u32) -> i32 {
         let result: i32;
-        // SAFETY: ebx is swapped in and out by hand because LLVM reserves it.
+        // SAFETY: rbx is swapped in and out whole by hand because LLVM
+        // reserves it (swapping only ebx zeroed its upper half: a crash in
+        // release builds); the 32-bit entry point clears r8-r11.
         unsafe {
             std::arch::asm!(
-                "xchg {arg:e}, ebx",
+                "xchg {arg}, rbx",
                 "int 0x80",
-                "xchg {arg:e}, ebx",
-                arg = inout(reg) arg => _,
+                "xchg {arg}, rbx",
+                arg = inout(reg) u64::from(arg) => _,
                 inout("eax") number as i32 => result,
+                out("r8") _,
+                out("r9") _,
+                out("r10") _,
+                out("r11") _,
             );
         }
         result
@@ -614,80 +620,70 @@ mod tests {
         assert_eq!(code, 0, "check {code} failed (IA32 emulation: {emulated})");
     }
 
-    #[test]
-    fn the_sensors_capabilities_leave_every_set() {
-        if !nix::unistd::geteuid().is_root() {
-            eprintln!("skipped: dropping a capability from the bounding set needs root");
-            return;
-        }
-        // SAFETY: the child reads its own status and exits.
-        match unsafe { fork() }.unwrap() {
-            ForkResult::Child => {
-                let code = match drop_capabilities() {
-                    Err(_) => 1,
-                    Ok(()) => {
-                        let status = std::fs::read_to_string("/proc/self/status").unwrap();
-                        let still_held = status
-                            .lines()
-                            .filter(|l| l.starts_with("Cap"))
-                            .filter_map(|l| l.split_whitespace().nth(1))
-                            .filter_map(|hex| u64::from_str_radix(hex, 16).ok())
-                            .any(|set| DROPPED.iter().any(|cap| set & (1 << cap) != 0));
-                        if still_held {
-                            2
-                        } else {
-                            0
-                        }
-                    }
-                };
-                unsafe { libc::_exit(code) }
-            }
-            ForkResult::Parent { child } => {
-                assert_eq!(waitpid(child, None).unwrap(), WaitStatus::Exited(child, 0));
-            }
-        }
-    }
-
-    /// The view walker's drop: what is left is CAP_DAC_OVERRIDE alone, in
-    /// every set and in the bounding set, with no_new_privs.
-    #[test]
-    fn the_view_walker_keeps_only_dac_override() {
+    /// Runs `check` in a forked child (root: lowering the bounding set
+    /// needs it) and asserts it exited 0; skipped when not root.
+    fn in_child_as_root(check: fn() -> i32) {
         if !nix::unistd::geteuid().is_root() {
             eprintln!("skipped: lowering the bounding set needs root");
             return;
         }
         // SAFETY: the child reads its own status and exits.
         match unsafe { fork() }.unwrap() {
-            ForkResult::Child => {
-                let code = match keep_only_capability(CAP_DAC_OVERRIDE) {
-                    Err(_) => 1,
-                    Ok(()) => {
-                        let status = std::fs::read_to_string("/proc/self/status").unwrap();
-                        let field = |name: &str| {
-                            status
-                                .lines()
-                                .find_map(|l| l.strip_prefix(name))
-                                .map(|v| v.trim().to_string())
-                        };
-                        let only_dac = |name: &str| {
-                            field(name).and_then(|hex| u64::from_str_radix(&hex, 16).ok())
-                                == Some(1 << CAP_DAC_OVERRIDE)
-                        };
-                        let sets_ok = ["CapEff:", "CapPrm:", "CapBnd:"].into_iter().all(only_dac);
-                        let inheritable_empty = field("CapInh:")
-                            .and_then(|hex| u64::from_str_radix(&hex, 16).ok())
-                            == Some(0);
-                        match (sets_ok, inheritable_empty, field("NoNewPrivs:").as_deref()) {
-                            (true, true, Some("1")) => 0,
-                            _ => 2,
-                        }
-                    }
-                };
-                unsafe { libc::_exit(code) }
-            }
+            ForkResult::Child => unsafe { libc::_exit(check()) },
             ForkResult::Parent { child } => {
                 assert_eq!(waitpid(child, None).unwrap(), WaitStatus::Exited(child, 0));
             }
         }
+    }
+
+    /// The `CapXxx:` sets of this process, as numbers.
+    fn capability_sets() -> Vec<(String, u64)> {
+        std::fs::read_to_string("/proc/self/status")
+            .unwrap()
+            .lines()
+            .filter(|l| l.starts_with("Cap"))
+            .filter_map(|l| {
+                let (name, hex) = l.split_once(':')?;
+                Some((name.to_string(), u64::from_str_radix(hex.trim(), 16).ok()?))
+            })
+            .collect()
+    }
+
+    #[test]
+    fn the_sensors_capabilities_leave_every_set() {
+        in_child_as_root(|| match drop_capabilities() {
+            Err(_) => 1,
+            Ok(()) => {
+                let still_held = capability_sets()
+                    .iter()
+                    .any(|(_, set)| DROPPED.iter().any(|cap| set & (1 << cap) != 0));
+                i32::from(still_held) * 2
+            }
+        });
+    }
+
+    /// The view walker's drop: what is left is CAP_DAC_OVERRIDE alone, in
+    /// every set and in the bounding set, with no_new_privs.
+    #[test]
+    fn the_view_walker_keeps_only_dac_override() {
+        in_child_as_root(|| match keep_only_capability(CAP_DAC_OVERRIDE) {
+            Err(_) => 1,
+            Ok(()) => {
+                let sets = capability_sets();
+                let set = |name: &str| sets.iter().find(|(n, _)| n == name).map(|(_, s)| *s);
+                let only_dac = Some(1u64 << CAP_DAC_OVERRIDE);
+                let status = std::fs::read_to_string("/proc/self/status").unwrap();
+                let no_new_privs = status
+                    .lines()
+                    .any(|l| l.split_whitespace().eq(["NoNewPrivs:", "1"]));
+                let kept = ["CapEff", "CapPrm", "CapBnd"]
+                    .iter()
+                    .all(|n| set(n) == only_dac);
+                match (kept, set("CapInh") == Some(0), no_new_privs) {
+                    (true, true, true) => 0,
+                    _ => 2,
+                }
+            }
+        });
     }
 }
