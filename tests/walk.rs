@@ -9,6 +9,7 @@ mod common;
 
 use common::*;
 use serde_json::Value;
+use std::ffi::OsStr;
 
 /// Images whose two builds must agree: the examples (a non-root USER and a
 /// VOLUME among them), and fixtures with hostile file names, hard links,
@@ -25,13 +26,18 @@ const IMAGES: &[&str] = &[
 
 fn build_with(image: &str, source: &str) -> Value {
     let tag = format!("rslim-test/walk-{source}:slim");
-    let (code, stderr, report) = run_build(image, &tag, &["--fs-source", source]);
+    build_as(image, &tag, &["--fs-source", source], &[])
+}
+
+/// A successful build of `image` as `tag` (removed after), its report.
+fn build_as(image: &str, tag: &str, extra: &[&str], env: &[(&str, &OsStr)]) -> Value {
+    let (code, stderr, report) = Engine::Docker.run_build_with(image, tag, extra, env);
     assert_eq!(
         code,
         Some(0),
-        "rslim build {image} --fs-source {source} failed:\n{stderr}"
+        "rslim build {image} {extra:?} with {env:?} failed:\n{stderr}"
     );
-    remove_image(&tag);
+    remove_image(tag);
     report.expect("no report written")
 }
 
@@ -41,25 +47,8 @@ fn build_cached(image: &str, cache: &std::path::Path) -> Value {
 }
 
 /// A walker build of `image` with `env` set.
-fn build_env(image: &str, env: &[(&str, &std::ffi::OsStr)]) -> Value {
-    let tag = "rslim-test/walk-env:slim";
-    let dir = tempfile::tempdir().unwrap();
-    let report = dir.path().join("report.json");
-    let child = std::process::Command::new(env!("CARGO_BIN_EXE_rslim"))
-        .args(["build", image, "--tag", tag, "--report"])
-        .arg(&report)
-        .envs(env.iter().copied())
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let pid = child.id();
-    let out = child.wait_with_output().unwrap();
-    assert_eq!(out.status.code(), Some(0), "{image}: {}", stderr(&out));
-    let left = leftovers_of(pid);
-    assert!(left.is_empty(), "{image}: left {left:?} behind");
-    remove_image(tag);
-    serde_json::from_slice(&std::fs::read(report).unwrap()).unwrap()
+fn build_env(image: &str, env: &[(&str, &OsStr)]) -> Value {
+    build_as(image, "rslim-test/walk-env:slim", &[], env)
 }
 
 fn from_cache(report: &Value) -> bool {
@@ -103,42 +92,37 @@ fn walk_and_export_give_the_same_slim_images() {
         require_image(image);
         let walked = build_with(image, "walk");
         let exported = build_with(image, "export");
-        // The walker that reads the mounted-over places before it starts
-        // (AppArmor and SELinux hosts, Podman) must agree too.
+        // The other ways of walking must agree too: the walker that reads
+        // the mounted-over places before it starts (AppArmor and SELinux
+        // hosts, Podman), and the light walk, every regular file looked up
+        // only when resolution or the writer first needs it (what a walk
+        // hurried at once gives), the report's package sizes added while the
+        // image loads.
         let no_cache = tempfile::tempdir().unwrap();
-        let plain = build_env(
-            image,
-            &[
-                ("RSLIM_WALK_VIEW", "0".as_ref()),
-                ("RSLIM_CACHE_DIR", no_cache.path().as_os_str()),
-            ],
-        );
-        assert_eq!(fell_back(&plain), None, "{image}: the plain walk fell back");
-        assert_eq!(kept(&plain), kept(&exported), "{image}: plain walk differs");
-        assert_eq!(
-            plain["slim_id"], exported["slim_id"],
-            "{image}: plain walk differs"
-        );
-        // Every regular file looked up only when resolution or the writer
-        // first needs it (what a walk hurried at once gives), and the
-        // report's package sizes added while the image loads.
-        let light = build_env(
-            image,
-            &[
-                ("RSLIM_WALK_LIGHT", "1".as_ref()),
-                ("RSLIM_CACHE_DIR", no_cache.path().as_os_str()),
-            ],
-        );
-        assert_eq!(fell_back(&light), None, "{image}: the light walk fell back");
-        assert_eq!(kept(&light), kept(&exported), "{image}: light walk differs");
-        assert_eq!(
-            light["slim_id"], exported["slim_id"],
-            "{image}: light walk differs"
-        );
-        assert_eq!(
-            light["packages"], exported["packages"],
-            "{image}: package sizes differ"
-        );
+        for (way, knob, value) in [
+            ("plain", "RSLIM_WALK_VIEW", "0"),
+            ("light", "RSLIM_WALK_LIGHT", "1"),
+        ] {
+            let other = build_env(
+                image,
+                &[
+                    (knob, value.as_ref()),
+                    ("RSLIM_CACHE_DIR", no_cache.path().as_os_str()),
+                ],
+            );
+            assert_eq!(fell_back(&other), None, "{image}: the {way} walk fell back");
+            assert_eq!(kept(&other), kept(&exported), "{image}: {way} walk differs");
+            assert_eq!(
+                other["slim_id"], exported["slim_id"],
+                "{image}: {way} walk differs"
+            );
+            if way == "light" {
+                assert_eq!(
+                    other["packages"], exported["packages"],
+                    "{image}: package sizes differ"
+                );
+            }
+        }
         assert_eq!(
             fell_back(&walked),
             None,

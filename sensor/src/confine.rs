@@ -338,14 +338,47 @@ pub(crate) const CAP_DAC_OVERRIDE: u32 = 1;
 /// in the bounding set (the bounding set first: lowering it takes
 /// CAP_SETPCAP, which goes last), and sets no_new_privs.
 pub(crate) fn keep_only_capability(keep: u32) -> io::Result<()> {
+    lower_capabilities(|cap| cap == keep)?;
+    // SAFETY: prctl with integer arguments.
+    if unsafe { libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) } != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+/// Removes [`DROPPED`] from the bounding set (needs CAP_SETPCAP, which
+/// Docker and Podman grant by default) and from the thread's own sets.
+fn drop_capabilities() -> io::Result<()> {
+    lower_capabilities(|cap| !DROPPED.contains(&cap))?;
+    // Leaving the permitted set already clears them from the ambient set;
+    // lowering is for kernels that keep them (EINVAL before 4.3).
+    for cap in DROPPED {
+        // SAFETY: prctl with integer arguments.
+        unsafe {
+            libc::prctl(
+                libc::PR_CAP_AMBIENT,
+                libc::PR_CAP_AMBIENT_LOWER,
+                cap as libc::c_ulong,
+                0,
+                0,
+            );
+        }
+    }
+    Ok(())
+}
+
+/// Removes every capability `kept` says no to from the bounding set, then
+/// from the thread's effective, permitted and inheritable sets. Only raw
+/// system calls, so it is safe between fork and exec.
+fn lower_capabilities(kept: impl Fn(u32) -> bool) -> io::Result<()> {
     // SAFETY: prctl and capget/capset with properly sized, live arguments.
     unsafe {
         // PR_CAPBSET_READ fails past the kernel's last capability.
-        let mut cap: libc::c_ulong = 0;
-        while libc::prctl(libc::PR_CAPBSET_READ, cap, 0, 0, 0) >= 0 {
-            if cap != libc::c_ulong::from(keep)
-                && libc::prctl(libc::PR_CAPBSET_READ, cap, 0, 0, 0) == 1
-                && libc::prctl(libc::PR_CAPBSET_DROP, cap, 0, 0, 0) != 0
+        let mut cap = 0u32;
+        while libc::prctl(libc::PR_CAPBSET_READ, libc::c_ulong::from(cap), 0, 0, 0) >= 0 {
+            if !kept(cap)
+                && libc::prctl(libc::PR_CAPBSET_READ, libc::c_ulong::from(cap), 0, 0, 0) == 1
+                && libc::prctl(libc::PR_CAPBSET_DROP, libc::c_ulong::from(cap), 0, 0, 0) != 0
             {
                 return Err(io::Error::last_os_error());
             }
@@ -359,59 +392,17 @@ pub(crate) fn keep_only_capability(keep: u32) -> io::Result<()> {
         if libc::syscall(libc::SYS_capget, &mut header, data.as_mut_ptr()) != 0 {
             return Err(io::Error::last_os_error());
         }
-        let bit = 1u32 << keep;
-        data[0].effective &= bit;
-        data[0].permitted &= bit;
-        data[0].inheritable &= bit;
-        data[1] = CapData::default();
+        // Capability `n` is bit `n % 32` of word `n / 32`.
+        for (word, sets) in data.iter_mut().enumerate() {
+            let mask = (0..32)
+                .filter(|bit| kept(word as u32 * 32 + bit))
+                .fold(0u32, |mask, bit| mask | 1 << bit);
+            sets.effective &= mask;
+            sets.permitted &= mask;
+            sets.inheritable &= mask;
+        }
         if libc::syscall(libc::SYS_capset, &mut header, data.as_ptr()) != 0 {
             return Err(io::Error::last_os_error());
-        }
-        if libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0 {
-            return Err(io::Error::last_os_error());
-        }
-    }
-    Ok(())
-}
-
-/// Removes [`DROPPED`] from the bounding set (needs CAP_SETPCAP, which
-/// Docker and Podman grant by default) and from the thread's own sets.
-fn drop_capabilities() -> io::Result<()> {
-    // SAFETY: prctl and capget/capset with properly sized, live arguments.
-    unsafe {
-        for cap in DROPPED {
-            let cap = cap as libc::c_ulong;
-            if libc::prctl(libc::PR_CAPBSET_READ, cap, 0, 0, 0) == 1
-                && libc::prctl(libc::PR_CAPBSET_DROP, cap, 0, 0, 0) != 0
-            {
-                return Err(io::Error::last_os_error());
-            }
-        }
-        let mut header = CapHeader {
-            version: LINUX_CAPABILITY_VERSION_3,
-            pid: 0,
-        };
-        let mut data = [CapData::default(); 2];
-        if libc::syscall(libc::SYS_capget, &mut header, data.as_mut_ptr()) != 0 {
-            return Err(io::Error::last_os_error());
-        }
-        let keep = !DROPPED.iter().fold(0u32, |bits, cap| bits | 1 << cap);
-        data[0].effective &= keep;
-        data[0].permitted &= keep;
-        data[0].inheritable &= keep;
-        if libc::syscall(libc::SYS_capset, &mut header, data.as_ptr()) != 0 {
-            return Err(io::Error::last_os_error());
-        }
-        // Leaving the permitted set already clears them from the ambient set;
-        // lowering is for kernels that keep them (EINVAL before 4.3).
-        for cap in DROPPED {
-            libc::prctl(
-                libc::PR_CAP_AMBIENT,
-                libc::PR_CAP_AMBIENT_LOWER,
-                cap as libc::c_ulong,
-                0,
-                0,
-            );
         }
     }
     Ok(())

@@ -550,6 +550,42 @@ fn open_regular(path: &Path) -> io::Result<File> {
 mod tests {
     use super::*;
 
+    /// The records of a walk of `root` (listed light when `light`), after
+    /// checking the magic, the count `End` gives and that nothing follows.
+    fn walked_records(root: &Path, light: bool) -> Vec<Record> {
+        let mut wire = Vec::new();
+        walk(root, &mut wire, &AtomicBool::new(light)).unwrap();
+        assert_eq!(&wire[..MAGIC.len()], MAGIC);
+        let mut input = &wire[MAGIC.len()..];
+        let mut records = Vec::new();
+        loop {
+            match Record::read_from(&mut input).unwrap() {
+                Record::End { entries } => {
+                    let counted = records
+                        .iter()
+                        .filter(|r| matches!(r, Record::Entry(_) | Record::File(_)))
+                        .count();
+                    assert_eq!(entries as usize, counted);
+                    break;
+                }
+                record => records.push(record),
+            }
+        }
+        assert!(input.is_empty());
+        records
+    }
+
+    /// The entries of a full walk of `root`; anything else fails the test.
+    fn walked_entries(root: &Path) -> Vec<Entry> {
+        walked_records(root, false)
+            .into_iter()
+            .map(|record| match record {
+                Record::Entry(entry) => entry,
+                other => panic!("unexpected {other:?}"),
+            })
+            .collect()
+    }
+
     #[test]
     fn mount_table_escapes_are_undone() {
         assert_eq!(
@@ -581,21 +617,10 @@ mod tests {
         }
         expected.sort();
 
-        let mut wire = Vec::new();
-        walk(root, &mut wire, &AtomicBool::new(false)).unwrap();
-        let mut input = &wire[MAGIC.len()..];
-        let mut paths = Vec::new();
-        loop {
-            match Record::read_from(&mut input).unwrap() {
-                Record::Entry(entry) => paths.push(String::from_utf8(entry.path).unwrap()),
-                Record::End { entries } => {
-                    assert_eq!(entries as usize, paths.len());
-                    break;
-                }
-                other => panic!("unexpected {other:?}"),
-            }
-        }
-        assert!(input.is_empty());
+        let mut paths: Vec<String> = walked_entries(root)
+            .into_iter()
+            .map(|entry| String::from_utf8(entry.path).unwrap())
+            .collect();
         paths.sort();
         assert_eq!(paths, expected);
     }
@@ -610,20 +635,8 @@ mod tests {
         fs::write(root.join("d/f"), b"0123456789").unwrap();
         fs::hard_link(root.join("d/f"), root.join("d/g")).unwrap();
         std::os::unix::fs::symlink("d/f", root.join("link")).unwrap();
-        let records = |hurry: bool| {
-            let mut wire = Vec::new();
-            walk(root, &mut wire, &AtomicBool::new(hurry)).unwrap();
-            let mut input = &wire[MAGIC.len()..];
-            let mut records = Vec::new();
-            loop {
-                match Record::read_from(&mut input).unwrap() {
-                    Record::End { entries } => {
-                        assert_eq!(entries as usize, records.len());
-                        break;
-                    }
-                    record => records.push(record),
-                }
-            }
+        let records = |light: bool| {
+            let mut records = walked_records(root, light);
             records.sort_by_key(|r| match r {
                 Record::Entry(e) => e.path.clone(),
                 Record::File(path) => path.clone(),
@@ -670,21 +683,7 @@ mod tests {
         std::os::unix::fs::symlink("new\nline", root.join("link")).unwrap();
         fs::create_dir_all(root.join(".rslim")).unwrap();
 
-        let mut wire = Vec::new();
-        walk(root, &mut wire, &AtomicBool::new(false)).unwrap();
-        let mut input = &wire[MAGIC.len()..];
-        assert_eq!(&wire[..MAGIC.len()], MAGIC);
-        let mut entries = Vec::new();
-        loop {
-            match Record::read_from(&mut input).unwrap() {
-                Record::Entry(entry) => entries.push(entry),
-                Record::End { entries: n } => {
-                    assert_eq!(n as usize, entries.len());
-                    break;
-                }
-                other => panic!("unexpected {other:?}"),
-            }
-        }
+        let mut entries = walked_entries(root);
         entries.sort_by(|a, b| a.path.cmp(&b.path));
         let paths: Vec<&[u8]> = entries.iter().map(|e| e.path.as_slice()).collect();
         assert_eq!(

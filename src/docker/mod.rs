@@ -44,6 +44,8 @@ pub const OWNER_LABEL: &str = "io.rslim.owner";
 pub struct Docker {
     api: bollard::Docker,
     engine: Engine,
+    /// The daemon's `SecurityOptions` (`GET /info`), asked once.
+    security_options: std::sync::Arc<tokio::sync::OnceCell<Vec<String>>>,
 }
 
 /// What rslim asks of a profiling (or verification) container.
@@ -190,7 +192,11 @@ impl Docker {
             kind,
             host: endpoint.host,
         };
-        Ok(Docker { api, engine })
+        Ok(Docker {
+            api,
+            engine,
+            security_options: Default::default(),
+        })
     }
 
     /// The engine behind the API.
@@ -209,11 +215,7 @@ impl Docker {
                 .unwrap_or(false)
                 .then_some("rootless Podman"),
             EngineKind::Docker => {
-                let options = match self.api.info().await {
-                    Ok(info) => info.security_options.unwrap_or_default(),
-                    Err(e) => return Err(api_failure("cannot read the daemon's info".into(), e)),
-                };
-                let has = |name: &str| options.iter().any(|o| o.split(',').any(|kv| kv == name));
+                let has = self.has_security_option().await?;
                 if has("name=rootless") {
                     Some("rootless Docker")
                 } else if has("name=userns") {
@@ -237,12 +239,26 @@ impl Docker {
         if self.engine.kind != EngineKind::Docker {
             return false;
         }
-        let Ok(info) = self.api.info().await else {
+        let Ok(has) = self.has_security_option().await else {
             return false;
         };
-        let options = info.security_options.unwrap_or_default();
-        let has = |name: &str| options.iter().any(|o| o.split(',').any(|kv| kv == name));
         !has("name=apparmor") && !has("name=selinux")
+    }
+
+    /// Whether the daemon's security options (`name=seccomp,profile=…`,
+    /// `name=rootless`, …) include a `key=value` pair, from `GET /info`
+    /// asked once for this connection.
+    async fn has_security_option(&self) -> Result<impl Fn(&str) -> bool + '_> {
+        let options = self
+            .security_options
+            .get_or_try_init(|| async {
+                match self.api.info().await {
+                    Ok(info) => Ok(info.security_options.unwrap_or_default()),
+                    Err(e) => Err(api_failure("cannot read the daemon's info".into(), e)),
+                }
+            })
+            .await?;
+        Ok(|pair: &str| options.iter().any(|o| o.split(',').any(|kv| kv == pair)))
     }
 
     pub async fn inspect_image(&self, image: &str) -> Result<ImageInspect> {

@@ -59,16 +59,26 @@ pub struct Node {
 /// path, as every tree of the image keeps them: the root, never an entry of
 /// its own, is a directory.
 pub fn kind_in(nodes: &BTreeMap<PathBuf, Node>, path: &Path) -> Option<NodeKind> {
+    kind_of(path, |path| nodes.get(path))
+}
+
+/// [`kind_in`] over a tree that finds its nodes with `get`.
+pub fn kind_of<'a>(path: &Path, get: impl FnOnce(&Path) -> Option<&'a Node>) -> Option<NodeKind> {
     if path == Path::new("/") {
         return Some(NodeKind::Dir);
     }
-    nodes.get(path).map(|n| n.kind.clone())
+    get(path).map(|n| n.kind.clone())
 }
 
 /// Where the bytes of the regular file at `path` are; `NotFound`, naming the
 /// path, for anything else.
 pub fn file_content_in(nodes: &BTreeMap<PathBuf, Node>, path: &Path) -> io::Result<ContentRef> {
-    nodes.get(path).and_then(|n| n.content).ok_or_else(|| {
+    file_content_of(path, nodes.get(path))
+}
+
+/// [`file_content_in`] for the node found at `path`, if any.
+pub fn file_content_of(path: &Path, node: Option<&Node>) -> io::Result<ContentRef> {
+    node.and_then(|n| n.content).ok_or_else(|| {
         io::Error::new(
             io::ErrorKind::NotFound,
             format!("{} is not a file", path.display()),

@@ -23,7 +23,7 @@ use anyhow::{bail, Context};
 use rslim_sensor::tree::{Entry, Kind, Record, Reply, Request, MAGIC};
 
 use super::export::{self, INIT_LAYER_FILES};
-use super::node::{ContentRef, ContentSource, Node, NodeKind, NodeMeta};
+use super::node::{self, ContentRef, ContentSource, Node, NodeKind, NodeMeta};
 use super::RootFs;
 use crate::resolve::tree::FsTree;
 
@@ -571,28 +571,18 @@ impl WalkedTree {
     }
 
     fn look_up_window(&self, window: &[(&Path, usize)]) -> io::Result<()> {
-        let mut served = self.served.lock().map_err(|_| broken())?;
-        if served.broken {
-            return Err(broken());
-        }
-        served.broken = true;
-        let connection = &mut served.connection;
-        for (path, _) in window {
-            Request::Stat {
-                path: path.as_os_str().as_bytes().to_vec(),
-            }
-            .write_to(&mut connection.writer)?;
-        }
-        connection.writer.flush()?;
-        let mut reader = io::BufReader::new(&mut connection.reader);
+        let requests = window.iter().map(|(path, _)| Request::Stat {
+            path: path.as_os_str().as_bytes().to_vec(),
+        });
         let mut records = Vec::with_capacity(window.len());
-        for _ in window {
-            records.push(Record::read_from(&mut reader)?);
-        }
-        // Nothing follows the replies: the buffer holds nothing more.
-        drop(reader);
-        served.broken = false;
-        drop(served);
+        self.exchange(requests, |reader| {
+            // Nothing follows the replies: the buffer is empty at the end.
+            let mut reader = io::BufReader::new(reader);
+            for _ in window {
+                records.push(Record::read_from(&mut reader)?);
+            }
+            Ok(())
+        })?;
         for (&(path, own_id), record) in window.iter().zip(records) {
             match record {
                 Record::Entry(entry)
@@ -660,12 +650,7 @@ impl WalkedTree {
 
     /// Where the bytes of the regular file at `path` are.
     fn file_content(&self, path: &Path) -> io::Result<ContentRef> {
-        self.get(path).and_then(|n| n.content).ok_or_else(|| {
-            io::Error::new(
-                io::ErrorKind::NotFound,
-                format!("{} is not a file", path.display()),
-            )
-        })
+        node::file_content_of(path, self.get(path))
     }
 
     /// Tells the walker to exit; it is removed with every other container.
@@ -722,45 +707,57 @@ impl WalkedTree {
 const PREFETCH_WINDOW: usize = 64;
 
 impl WalkedTree {
-    /// Sends the read requests of `window` (content id, length), then reads
-    /// the replies in order into the prefix cache.
-    fn prefetch_window(&self, window: &[(u64, u64)]) -> io::Result<()> {
+    /// Sends `requests` (a window: a few kB, see [`WalkedTree::prefetch_heads`]),
+    /// then lets `replies` read every reply, in order. Any error leaves the
+    /// connection marked broken: out of step.
+    fn exchange(
+        &self,
+        requests: impl Iterator<Item = Request>,
+        replies: impl FnOnce(&mut Box<dyn Read + Send>) -> io::Result<()>,
+    ) -> io::Result<()> {
         let mut served = self.served.lock().map_err(|_| broken())?;
         if served.broken {
             return Err(broken());
         }
         served.broken = true;
         let connection = &mut served.connection;
-        for &(id, len) in window {
-            Request::Read {
-                path: self.served_paths[id as usize]
-                    .as_os_str()
-                    .as_bytes()
-                    .to_vec(),
-                offset: 0,
-                len,
-            }
-            .write_to(&mut connection.writer)?;
+        for request in requests {
+            request.write_to(&mut connection.writer)?;
         }
         connection.writer.flush()?;
-        for &(id, _) in window {
-            let reply = Reply::read_from(&mut connection.reader)?;
-            let mut bytes = Vec::with_capacity(reply.len.min(1 << 20) as usize);
-            (&mut connection.reader)
-                .take(reply.len)
-                .read_to_end(&mut bytes)?;
-            if bytes.len() as u64 != reply.len {
-                return Err(broken());
-            }
-            // A file that cannot be read is left for its own read to report.
-            if reply.ok {
-                if let Ok(mut cache) = self.prefixes.lock() {
-                    cache.put(id, &bytes);
-                }
-            }
-        }
+        replies(&mut connection.reader)?;
         served.broken = false;
         Ok(())
+    }
+
+    /// Sends the read requests of `window` (content id, length), then reads
+    /// the replies in order into the prefix cache.
+    fn prefetch_window(&self, window: &[(u64, u64)]) -> io::Result<()> {
+        let requests = window.iter().map(|&(id, len)| Request::Read {
+            path: self.served_paths[id as usize]
+                .as_os_str()
+                .as_bytes()
+                .to_vec(),
+            offset: 0,
+            len,
+        });
+        self.exchange(requests, |reader| {
+            for &(id, _) in window {
+                let reply = Reply::read_from(reader)?;
+                let mut bytes = Vec::with_capacity(reply.len.min(1 << 20) as usize);
+                reader.take(reply.len).read_to_end(&mut bytes)?;
+                if bytes.len() as u64 != reply.len {
+                    return Err(broken());
+                }
+                // A file that cannot be read is left for its own read to report.
+                if reply.ok {
+                    if let Ok(mut cache) = self.prefixes.lock() {
+                        cache.put(id, &bytes);
+                    }
+                }
+            }
+            Ok(())
+        })
     }
 
     /// Reads the first `limit` bytes (all, when fewer) of each of
@@ -891,19 +888,11 @@ impl ContentSource for WalkedTree {
 
 impl FsTree for WalkedTree {
     fn kind(&self, path: &Path) -> Option<NodeKind> {
-        if path == Path::new("/") {
-            return Some(NodeKind::Dir);
-        }
-        self.get(path).map(|node| node.kind.clone())
+        node::kind_of(path, |path| self.get(path))
     }
 
     fn kind_unsized(&self, path: &Path) -> Option<NodeKind> {
-        if path == Path::new("/") {
-            return Some(NodeKind::Dir);
-        }
-        self.nodes
-            .get(path)
-            .map(|node| self.known(node).kind.clone())
+        node::kind_of(path, |path| Some(self.known(self.nodes.get(path)?)))
     }
 
     fn read(&self, path: &Path, limit: u64) -> io::Result<Vec<u8>> {

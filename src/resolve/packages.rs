@@ -215,35 +215,28 @@ fn listed_paths(text: &str) -> Vec<PathBuf> {
 fn read_dpkg(tree: &dyn FsTree) -> Vec<Package> {
     let mut packages = Vec::new();
     if let Some(status) = read_text(tree, Path::new(DPKG_STATUS)) {
-        // Every package's file list, asked for at once (a hundred or more
-        // small files: one by one, each is a round trip to the walker).
-        let lists: Vec<PathBuf> = status
+        // Removed packages keep a stanza (and conffiles) but own no files.
+        let installed: Vec<Package> = status
             .split("\n\n")
+            .filter(|stanza| field(stanza, "Status").is_some_and(|s| s.ends_with(" installed")))
             .filter_map(package_from_stanza)
-            .flat_map(|package| {
-                let arch = &package.architecture;
+            .collect();
+        // Where each one's file list may be, tried in this order.
+        let lists: Vec<[PathBuf; 2]> = installed
+            .iter()
+            .map(|package| {
+                let (name, arch) = (&package.name, &package.architecture);
                 [
-                    format!("{DPKG_INFO}/{}:{arch}.list", package.name),
-                    format!("{DPKG_INFO}/{}.list", package.name),
+                    PathBuf::from(format!("{DPKG_INFO}/{name}:{arch}.list")),
+                    PathBuf::from(format!("{DPKG_INFO}/{name}.list")),
                 ]
             })
-            .map(PathBuf::from)
-            .filter(|path| matches!(tree.kind(path), Some(NodeKind::File { .. })))
             .collect();
-        tree.prefetch(&lists, u64::MAX);
-        for stanza in status.split("\n\n") {
-            // Removed packages keep a stanza (and conffiles) but own no files.
-            let installed = field(stanza, "Status").is_some_and(|s| s.ends_with(" installed"));
-            let Some(mut package) = package_from_stanza(stanza).filter(|_| installed) else {
-                continue;
-            };
-            let arch = &package.architecture;
-            let list = [
-                format!("{DPKG_INFO}/{}:{arch}.list", package.name),
-                format!("{DPKG_INFO}/{}.list", package.name),
-            ]
-            .iter()
-            .find_map(|path| read_text(tree, Path::new(path)));
+        // All of them asked for at once (a hundred or more small files: one
+        // by one, each is a round trip to the walker).
+        tree.prefetch(lists.as_flattened(), u64::MAX);
+        for (mut package, candidates) in installed.into_iter().zip(&lists) {
+            let list = candidates.iter().find_map(|path| read_text(tree, path));
             package.files = list.as_deref().map(listed_paths).unwrap_or_default();
             packages.push(package);
         }

@@ -62,7 +62,6 @@ pub fn status_d(
         .iter()
         .flat_map(|&index| md5sums_candidates(&packages.packages[index]))
         .map(PathBuf::from)
-        .filter(|path| matches!(tree.kind(path), Some(NodeKind::File { .. })))
         .collect();
     tree.prefetch(&sums, MAX_MD5SUMS_BYTES);
     let mut names: BTreeSet<String> = BTreeSet::new();

@@ -32,9 +32,9 @@ pub trait FsTree {
     }
 
     /// Says that up to `limit` bytes of each of the regular files `paths`
-    /// will be read next, so a tree whose every read is a round trip (the
-    /// walker's) can ask for them all at once. Only ever a hint: reads
-    /// answer the same without it.
+    /// will be read next (a path that is none is passed over), so a tree
+    /// whose every read is a round trip (the walker's) can ask for them all
+    /// at once. Only ever a hint: reads answer the same without it.
     fn prefetch(&self, _paths: &[PathBuf], _limit: u64) {}
 
     /// Every path below directory `dir` with its kind, depth first in

@@ -465,11 +465,30 @@ fn new_seal_key() -> Result<Vec<u8>> {
 /// `/.rslim/sensor` alone, as a tar to extract at `/`: for the walker
 /// container (`rslim-sensor serve-tree`), which needs no config.
 pub fn sensor_only_tar() -> Result<Vec<u8>> {
-    let mut builder = tar::Builder::new(Vec::new());
-    for (path, mode, kind, data) in [
-        (SENSOR_DIR, 0o755, tar::EntryType::Directory, &[][..]),
+    root_owned_tar(&[
+        (SENSOR_DIR, 0o755, tar::EntryType::Directory, &[]),
         (SENSOR_PATH, 0o755, tar::EntryType::Regular, sensor_binary()),
-    ] {
+    ])
+}
+
+/// `/.rslim/sensor`, `/.rslim/config.json` and the seal key (readable by
+/// root only, and removed by the sensor before the app starts) as a tar to
+/// extract at `/`.
+fn sensor_tar(config: &SensorConfig, key: &[u8]) -> Result<Vec<u8>> {
+    let config_json = serde_json::to_vec(config).fail_with(ExitKind::Internal)?;
+    root_owned_tar(&[
+        (SENSOR_DIR, 0o755, tar::EntryType::Directory, &[]),
+        (SENSOR_PATH, 0o755, tar::EntryType::Regular, sensor_binary()),
+        (CONFIG_PATH, 0o644, tar::EntryType::Regular, &config_json),
+        (KEY_PATH, 0o400, tar::EntryType::Regular, key),
+    ])
+}
+
+/// A tar of `(absolute path, mode, kind, bytes)` entries owned by root, to
+/// extract at `/`.
+fn root_owned_tar(entries: &[(&str, u32, tar::EntryType, &[u8])]) -> Result<Vec<u8>> {
+    let mut builder = tar::Builder::new(Vec::new());
+    for &(path, mode, kind, data) in entries {
         let mut header = tar::Header::new_gnu();
         header.set_entry_type(kind);
         header.set_mode(mode);
@@ -480,31 +499,6 @@ pub fn sensor_only_tar() -> Result<Vec<u8>> {
             .append_data(&mut header, path.trim_start_matches('/'), data)
             .fail_with(ExitKind::Internal)?;
     }
-    builder.into_inner().fail_with(ExitKind::Internal)
-}
-
-/// `/.rslim/sensor`, `/.rslim/config.json` and the seal key (readable by
-/// root only, and removed by the sensor before the app starts) as a tar to
-/// extract at `/`.
-fn sensor_tar(config: &SensorConfig, key: &[u8]) -> Result<Vec<u8>> {
-    let config_json = serde_json::to_vec(config).fail_with(ExitKind::Internal)?;
-    let mut builder = tar::Builder::new(Vec::new());
-    let mut add =
-        |path: &str, mode: u32, kind: tar::EntryType, data: &[u8]| -> std::io::Result<()> {
-            let mut header = tar::Header::new_gnu();
-            header.set_entry_type(kind);
-            header.set_mode(mode);
-            header.set_uid(0);
-            header.set_gid(0);
-            header.set_size(data.len() as u64);
-            let relative = PathBuf::from(path.trim_start_matches('/'));
-            builder.append_data(&mut header, relative, data)
-        };
-    add(SENSOR_DIR, 0o755, tar::EntryType::Directory, &[]).fail_with(ExitKind::Internal)?;
-    add(SENSOR_PATH, 0o755, tar::EntryType::Regular, sensor_binary())
-        .fail_with(ExitKind::Internal)?;
-    add(CONFIG_PATH, 0o644, tar::EntryType::Regular, &config_json).fail_with(ExitKind::Internal)?;
-    add(KEY_PATH, 0o400, tar::EntryType::Regular, key).fail_with(ExitKind::Internal)?;
     builder.into_inner().fail_with(ExitKind::Internal)
 }
 

@@ -9,6 +9,7 @@ pub mod routes;
 pub mod schema;
 
 use std::collections::BTreeSet;
+use std::ffi::OsStr;
 use std::process::{Command, Output, Stdio};
 use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
@@ -172,9 +173,15 @@ impl Engine {
     /// (no container, volume or temporary tag of its pid): on success and
     /// on failure alike.
     pub fn rslim_leaving_nothing(self, args: &[&str]) -> Output {
+        self.rslim_leaving_nothing_with(args, &[])
+    }
+
+    /// As [`Engine::rslim_leaving_nothing`], with `env` set for rslim.
+    pub fn rslim_leaving_nothing_with(self, args: &[&str], env: &[(&str, &OsStr)]) -> Output {
         let child = self
             .command(env!("CARGO_BIN_EXE_rslim"))
             .args(args)
+            .envs(env.iter().copied())
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -257,6 +264,17 @@ impl Engine {
         tag: &str,
         extra: &[&str],
     ) -> (Option<i32>, String, Option<serde_json::Value>) {
+        self.run_build_with(image, tag, extra, &[])
+    }
+
+    /// As [`Engine::run_build`], with `env` set for rslim.
+    pub fn run_build_with(
+        self,
+        image: &str,
+        tag: &str,
+        extra: &[&str],
+        env: &[(&str, &OsStr)],
+    ) -> (Option<i32>, String, Option<serde_json::Value>) {
         self.require_image(image);
         let dir = tempfile::tempdir().unwrap();
         let report_path = dir.path().join("report.json");
@@ -269,7 +287,7 @@ impl Engine {
             report_path.to_str().unwrap(),
         ];
         args.extend_from_slice(extra);
-        let out = self.rslim_leaving_nothing(&args);
+        let out = self.rslim_leaving_nothing_with(&args, env);
         let report = std::fs::read(&report_path)
             .ok()
             .map(|bytes| serde_json::from_slice(&bytes).expect("the report is not JSON"));

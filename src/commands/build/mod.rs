@@ -227,14 +227,13 @@ async fn build(
         space::check(READING, image_bytes)?;
     }
     // Read the original filesystem while the app runs; aborted if we fail first.
-    let original_source = std::mem::replace(
+    let mut original_source = std::mem::replace(
         &mut input.original,
         original::OriginalSource::Export {
             image_id: String::new(),
             config_bytes: Vec::new(),
         },
     );
-    let mut original_source = original_source;
     let (hurry, hurried) = std::sync::mpsc::channel();
     if let original::OriginalSource::Walk { hurry: slot, .. } = &mut original_source {
         *slot = Some(hurried);
